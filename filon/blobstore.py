@@ -1,0 +1,161 @@
+"""The blob store: the one class that owns every path on disk under ``blobs/``.
+
+It holds ciphertext only: every blob is a ``filon-stream/1`` stream, checked by its magic
+before it becomes visible. It makes blob names itself (random, never from user input),
+checks that every path it opens stays inside its root, and makes writes atomic: a blob is
+written to a temporary name, fsynced, then renamed, so a crash never leaves a half-written
+blob under a real name.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from crypto.stream import MAGIC, Readable, StreamReader, StreamSummary, encrypt_stream
+from filon.errors import BlobNotFound, InvalidBlobId, NotCiphertext
+
+BLOB_ID = re.compile(r"\A[0-9a-f]{32}\Z")
+COPY_CHUNK = 1024 * 1024
+_TMP = "tmp"
+
+
+@dataclass
+class PendingBlob:
+    """A blob being written: write ciphertext to ``file``; it appears only on success."""
+
+    blob_id: str
+    file: BinaryIO
+
+
+class BlobStore:
+    """Ciphertext-only file storage with generated names and atomic writes."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root.resolve()
+        self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
+        (self.root / _TMP).mkdir(mode=0o700, exist_ok=True)
+
+    @staticmethod
+    def new_id() -> str:
+        """A fresh random blob id (128 bits, hex)."""
+        return secrets.token_hex(16)
+
+    def path(self, blob_id: str) -> Path:
+        """The path of a blob, after checking the id's form and the path's containment."""
+        if not isinstance(blob_id, str) or not BLOB_ID.match(blob_id):
+            raise InvalidBlobId("not a blob id")
+        path = (self.root / blob_id[:2] / blob_id).resolve()
+        if not path.is_relative_to(self.root):  # defence in depth: the pattern already holds
+            raise InvalidBlobId("blob path escapes the store")
+        return path
+
+    @contextmanager
+    def create(self) -> Iterator[PendingBlob]:
+        """Write a new blob; it becomes visible under its id only if the block succeeds."""
+        blob_id = self.new_id()
+        final = self.path(blob_id)
+        temp = self.root / _TMP / f"{blob_id}.part"
+        handle = open(temp, "xb")  # noqa: SIM115 - closed in every branch below
+        try:
+            yield PendingBlob(blob_id, handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+            handle.close()
+            self._check_magic(temp)
+            final.parent.mkdir(mode=0o700, exist_ok=True)
+            os.replace(temp, final)
+            _fsync_dir(final.parent)
+        except BaseException:
+            handle.close()
+            temp.unlink(missing_ok=True)
+            raise
+
+    @staticmethod
+    def _check_magic(path: Path) -> None:
+        with open(path, "rb") as handle:
+            if handle.read(len(MAGIC)) != MAGIC:
+                raise NotCiphertext("the blob store keeps filon-stream/1 ciphertext only")
+
+    def write_encrypted(self, source: Readable, key: bytes) -> tuple[str, StreamSummary]:
+        """Encrypt a plaintext source with ``key`` straight into a new blob."""
+        with self.create() as pending:
+            summary = encrypt_stream(source, pending.file, key)
+        return pending.blob_id, summary
+
+    def put_ciphertext(self, source: Readable) -> tuple[str, int]:
+        """Copy an already-encrypted stream into a new blob; returns its id and size."""
+        with self.create() as pending:
+            size = 0
+            while chunk := source.read(COPY_CHUNK):
+                pending.file.write(chunk)
+                size += len(chunk)
+        return pending.blob_id, size
+
+    def open(self, blob_id: str) -> BinaryIO:
+        """Open a blob's ciphertext for reading."""
+        try:
+            return open(self.path(blob_id), "rb")
+        except FileNotFoundError as exc:
+            raise BlobNotFound(f"no blob {blob_id}") from exc
+
+    def reader(self, blob_id: str, key: bytes, *, expected_size: int | None = None) -> Iterator[bytes]:
+        """Yield a blob's plaintext chunk by chunk, verifying the whole stream as it goes."""
+        with self.open(blob_id) as handle:
+            yield from StreamReader(handle, key, expected_size=expected_size)
+
+    def size(self, blob_id: str) -> int:
+        """Bytes stored for a blob."""
+        try:
+            return self.path(blob_id).stat().st_size
+        except FileNotFoundError as exc:
+            raise BlobNotFound(f"no blob {blob_id}") from exc
+
+    def exists(self, blob_id: str) -> bool:
+        """Whether a blob is stored under this id."""
+        return self.path(blob_id).is_file()
+
+    def delete(self, blob_id: str) -> None:
+        """Remove a blob (its sealed key is destroyed by the caller in the same step)."""
+        path = self.path(blob_id)
+        try:
+            path.unlink()
+        except FileNotFoundError as exc:
+            raise BlobNotFound(f"no blob {blob_id}") from exc
+        _fsync_dir(path.parent)
+
+    def ids(self) -> Iterator[str]:
+        """Every stored blob id (for audits and orphan checks)."""
+        for shard in sorted(self.root.iterdir()):
+            if shard.name == _TMP or not shard.is_dir():
+                continue
+            for entry in sorted(shard.iterdir()):
+                if BLOB_ID.match(entry.name):
+                    yield entry.name
+
+    def discard_partials(self) -> int:
+        """Remove temporary files left by a crash; returns how many were removed."""
+        removed = 0
+        for entry in (self.root / _TMP).iterdir():
+            if entry.is_dir():
+                shutil.rmtree(entry)
+            else:
+                entry.unlink()
+            removed += 1
+        return removed
+
+
+def _fsync_dir(path: Path) -> None:
+    """Make a rename or unlink durable: fsync the directory that holds it."""
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

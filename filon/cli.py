@@ -1,0 +1,305 @@
+"""The ``filon`` command (DESIGN.md §9): the composition root with :mod:`filon.wsgi`."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from crypto.errors import CryptoFailure, WrongPassword
+from crypto.keys import BoxKeyPair, fingerprint, format_fingerprint, parse_recovery_key
+from filon import schema
+from filon.accounts import DeskGrant, create_user, generate_password, get_user, open_desk_key
+from filon.accounts import unlock_user_key as _unlock
+from filon.db import make_engine, transaction
+from filon.demo import render_logins, saved_logins, seed_demo
+from filon.desks import create_desk, get_desk, open_desk_key_with_recovery
+from filon.errors import FilonError
+from filon.instance import Instance, init_instance
+from filon.keyring import Keyring, check_permissions
+from filon.models import Desk, Role, User
+from filon.settings import Settings, default_instance_dir
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def instance_option(func: F) -> F:
+    """``--instance DIR``, defaulting to ``$FILON_INSTANCE`` or ``./instance``."""
+    return click.option(
+        "--instance",
+        "instance_dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=None,
+        help="Instance directory (default: $FILON_INSTANCE or ./instance).",
+    )(func)
+
+
+def _settings(instance_dir: Path | None) -> Settings:
+    return Settings.load(instance_dir or default_instance_dir())
+
+
+def _open(instance_dir: Path | None) -> Instance:
+    return Instance.open(_settings(instance_dir))
+
+
+def read_secret(prompt: str) -> str:
+    """Read a secret from the terminal without echo, or one line of stdin when piped."""
+    if sys.stdin.isatty():
+        value: str = click.prompt(prompt, hide_input=True)
+        return value
+    line = sys.stdin.readline()
+    if not line:
+        raise click.ClickException(f"{prompt}: nothing on standard input")
+    return line.rstrip("\r\n")
+
+
+@click.group()
+@click.version_option(package_name="filon")
+def cli() -> None:
+    """Filon: secure intake and casework for evidence about conflict minerals."""
+
+
+@cli.command()
+@instance_option
+@click.option("--demo", is_flag=True, help="Add a demo desk and staff accounts.")
+@click.option("--demo-password", default=None, help="Give every demo account this password.")
+@click.option("--database-url", default=None, help="Database URL (default: SQLite in the instance).")
+def init(
+    instance_dir: Path | None, demo: bool, demo_password: str | None, database_url: str | None
+) -> None:
+    """Create an instance: settings, database, keys; print the recovery key once."""
+    if demo_password is not None and not demo:
+        raise click.UsageError("--demo-password goes with --demo")
+    created = init_instance(instance_dir or default_instance_dir(), database_url=database_url)
+    instance = created.instance
+    click.echo(f"Filon instance created in {instance.settings.instance_dir}")
+    click.echo(
+        "intake key: "
+        + format_fingerprint(instance.keyring.current_intake_key().key_id)
+        + "\nsigning key: "
+        + format_fingerprint(fingerprint(instance.keyring.signing_key().public))
+    )
+    click.echo(
+        "\nRECOVERY KEY (shown once, never stored; print it, keep it offline, lose it and "
+        "lost desks stay lost):\n"
+        f"  {created.recovery_key_text}\n"
+        f"  fingerprint {format_fingerprint(fingerprint(created.recovery_public_key))}\n"
+    )
+    if demo:
+        logins = seed_demo(instance, password=demo_password)
+        click.echo(render_logins(logins))
+    instance.close()
+
+
+@cli.command()
+@instance_option
+def upgrade(instance_dir: Path | None) -> None:
+    """Migrate the database to this version of Filon (back it up first)."""
+    settings = _settings(instance_dir)
+    engine = make_engine(settings.database_url)
+    before = schema.current_revision(engine)
+    schema.upgrade(engine)
+    after = schema.current_revision(engine)
+    click.echo(f"database at revision {after}" + ("" if before == after else f" (was {before})"))
+    engine.dispose()
+
+
+@cli.command()
+@instance_option
+@click.option("--host", default=None, help="Address for both apps (default: from settings).")
+@click.option("--intake-port", type=int, default=None)
+@click.option("--casework-port", type=int, default=None)
+def serve(
+    instance_dir: Path | None,
+    host: str | None,
+    intake_port: int | None,
+    casework_port: int | None,
+) -> None:
+    """Serve the intake and the casework apps, on two ports."""
+    from casework import create_app as create_casework  # noqa: PLC0415 - composition root
+    from filon.serve import Listener
+    from filon.serve import serve as run_servers
+    from intake import create_app as create_intake
+
+    instance = _open(instance_dir)
+    settings = instance.settings
+    listeners = [
+        Listener(
+            "intake",
+            create_intake(settings, instance),
+            host or settings.intake_host,
+            settings.intake_port if intake_port is None else intake_port,
+        ),
+        Listener(
+            "casework",
+            create_casework(settings, instance),
+            host or settings.casework_host,
+            settings.casework_port if casework_port is None else casework_port,
+        ),
+    ]
+    logins = saved_logins(settings.instance_dir)
+    if logins:
+        click.echo(logins, nl=False)
+    run_servers(listeners, threads=settings.threads, announce=lambda line: click.echo(line))
+
+
+@cli.command("rotate-intake-key")
+@instance_option
+def rotate_intake_key(instance_dir: Path | None) -> None:
+    """Make a new intake key current; old keys stay until their uploads finish."""
+    settings = _settings(instance_dir)
+    check_permissions(settings.keys_dir)
+    key = Keyring(settings.keys_dir).rotate_intake_key()
+    click.echo(f"new intake key: {format_fingerprint(key.key_id)}")
+
+
+@cli.group()
+def desk() -> None:
+    """Manage desks."""
+
+
+@desk.command("add")
+@instance_option
+@click.argument("slug")
+@click.option("--name", required=True, help="The desk's name as staff see it.")
+@click.option("--retention-days", type=click.IntRange(min=1), default=None)
+@click.option("--keeps-originals", is_flag=True, help="Keep untouched originals for custodians.")
+def desk_add(
+    instance_dir: Path | None,
+    slug: str,
+    name: str,
+    retention_days: int | None,
+    keeps_originals: bool,
+) -> None:
+    """Create a desk; its key is sealed to the recovery key and to every admin."""
+    instance = _open(instance_dir)
+    with transaction(instance.sessions) as session:
+        admins = list(session.scalars(select(User).where(User.role == Role.ADMIN)))
+        new_desk, _key = create_desk(
+            session,
+            slug=slug,
+            name=name,
+            recovery_public_key=instance.settings.recovery_public_key,
+            members=[(admin, True) for admin in admins],
+            keeps_originals=keeps_originals,
+            retention_days=retention_days,
+        )
+        click.echo(
+            f"desk {new_desk.slug} created, key {format_fingerprint(fingerprint(new_desk.public_key))}"
+            f"; sealed to the recovery key and {len(admins)} admin(s)"
+        )
+    instance.close()
+
+
+@desk.command("list")
+@instance_option
+def desk_list(instance_dir: Path | None) -> None:
+    """List desks and their members."""
+    instance = _open(instance_dir)
+    with instance.sessions() as session:
+        for found in session.scalars(select(Desk).order_by(Desk.slug)):
+            members = ", ".join(sorted(m.user.username for m in found.memberships)) or "-"
+            click.echo(f"{found.slug}\t{found.name}\tmembers: {members}")
+    instance.close()
+
+
+@cli.group()
+def user() -> None:
+    """Manage staff accounts."""
+
+
+@user.command("add")
+@instance_option
+@click.argument("username")
+@click.option("--role", type=click.Choice([r.value for r in Role]), required=True)
+@click.option("--desk", "desks", multiple=True, help="Give the user this desk (repeatable).")
+@click.option("--can-export", is_flag=True, help="Let the user export dossiers from these desks.")
+@click.option("--granted-by", default=None, help="A member of the desks who unlocks them.")
+@click.option("--recovery", is_flag=True, help="Unlock the desks with the recovery key instead.")
+def user_add(
+    instance_dir: Path | None,
+    username: str,
+    role: str,
+    desks: tuple[str, ...],
+    can_export: bool,
+    granted_by: str | None,
+    recovery: bool,
+) -> None:
+    """Create a staff account, sealing the chosen desks' keys to it.
+
+    The desks are unlocked by an existing member (--granted-by, whose password is asked) or
+    by the recovery key (--recovery). The new account's password and TOTP secret are printed
+    once, to hand over in person.
+    """
+    if desks and not (granted_by or recovery):
+        raise click.UsageError("giving desks needs --granted-by USER or --recovery")
+    instance = _open(instance_dir)
+    with transaction(instance.sessions) as session:
+        grants = []
+        if desks:
+            unlock = _desk_unlocker(session, granted_by=granted_by, recovery=recovery)
+        for slug in desks:
+            found = get_desk(session, slug)
+            grants.append(DeskGrant(found, unlock(found), can_export))
+        new = create_user(
+            session,
+            username=username,
+            role=Role(role),
+            password=generate_password(),
+            grants=grants,
+            signing_key=instance.keyring.signing_key(),
+        )
+    click.echo(f"user {username} ({role}) created" + (f" on {', '.join(desks)}" if desks else ""))
+    click.echo(f"  password:    {new.password}\n  totp secret: {new.totp_secret}")
+    instance.close()
+
+
+def _desk_unlocker(
+    session: Session, *, granted_by: str | None, recovery: bool
+) -> Callable[[Desk], BoxKeyPair]:
+    """How to open the desks being granted: the recovery key, or a member's password."""
+    if recovery:
+        recovery_key = parse_recovery_key(read_secret("Recovery key"))
+        return lambda found: open_desk_key_with_recovery(found, recovery_key)
+    if granted_by is None:
+        raise click.UsageError("giving desks needs --granted-by USER or --recovery")
+    granter = get_user(session, granted_by)
+    granter_key = _unlock(granter, read_secret(f"Password of {granted_by}"))
+    return lambda found: open_desk_key(session, desk=found, user=granter, user_key=granter_key)
+
+
+@user.command("list")
+@instance_option
+def user_list(instance_dir: Path | None) -> None:
+    """List staff accounts with their roles and desks."""
+    instance = _open(instance_dir)
+    with instance.sessions() as session:
+        for found in session.scalars(select(User).order_by(User.username)):
+            desks = ", ".join(sorted(m.desk.slug for m in found.memberships)) or "-"
+            state = "" if found.active else " (disabled)"
+            click.echo(f"{found.username}\t{found.role.value}{state}\tdesks: {desks}")
+    instance.close()
+
+
+def main() -> None:
+    """Entry point: turn every known failure into one clear line and exit status 1."""
+    try:
+        status = cli.main(standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        sys.exit(1)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except WrongPassword:
+        click.echo("Error: wrong password.", err=True)
+        sys.exit(1)
+    except (FilonError, CryptoFailure) as exc:
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(1)
+    sys.exit(status if isinstance(status, int) else 0)

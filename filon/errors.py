@@ -1,0 +1,61 @@
+"""Exceptions of the project package, each mapped to a clear message at the edge (CLI, HTTP)."""
+
+
+class FilonError(Exception):
+    """Base class: a failure we can explain to the person running Filon."""
+
+
+class InstanceMissing(FilonError):
+    """The instance directory does not exist or has not been initialised."""
+
+
+class InstanceCorrupt(FilonError):
+    """The instance directory exists but a file in it is unreadable or malformed."""
+
+
+class InstanceExists(FilonError):
+    """``filon init`` was asked to overwrite an existing instance."""
+
+
+class KeyFilePermissions(FilonError):
+    """A key file or the key folder can be read by the group or by others."""
+
+
+class SettingsInvalid(FilonError):
+    """A setting from the instance file or the environment is out of range or malformed."""
+
+
+class DatabaseNewerThanCode(FilonError):
+    """The database was migrated by a newer Filon than this one."""
+
+
+class DatabaseBehindCode(FilonError):
+    """The database needs ``filon upgrade`` before this Filon can use it."""
+
+
+class BlobNotFound(FilonError):
+    """No blob is stored under that id."""
+
+
+class InvalidBlobId(FilonError):
+    """A blob id is not one the store could have made (path traversal is refused here)."""
+
+
+class NotCiphertext(FilonError):
+    """Something other than a ``filon-stream/1`` stream was offered to the blob store."""
+
+
+class CustodyChainBroken(FilonError):
+    """A custody chain's hashes do not link up: an event was altered, removed or inserted."""
+
+
+class NotFound(FilonError):
+    """A desk, user or other named record does not exist."""
+
+
+class AlreadyExists(FilonError):
+    """A desk, user or other named record already exists."""
+
+
+class InvalidName(FilonError):
+    """A slug or username breaks its pattern."""

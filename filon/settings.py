@@ -1,0 +1,193 @@
+"""Instance settings: one frozen dataclass built from the instance directory and the environment.
+
+The instance directory holds ``filon.toml`` (non-secret settings), ``keys/`` (secret key files,
+mode 0600, in a 0700 folder), ``blobs/`` (ciphertext only) and, by default, the SQLite
+database. Environment variables named ``FILON_*`` override the file, so a container or a
+systemd unit can set the database URL and ports without editing it.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from crypto.kdf import Argon2Params
+from crypto.keys import b64decode, b64encode
+from filon.errors import InstanceCorrupt, InstanceMissing, SettingsInvalid
+
+SETTINGS_FILE = "filon.toml"
+SETTINGS_FORMAT = 1
+DEFAULT_INSTANCE = "instance"
+DEFAULT_MAX_FILE_BYTES = 4 * 1024**3
+# About a quarter of a million SHA-256 evaluations on average: a second or two on a cheap
+# phone, enough to make scripted flooding of the intake cost something.
+DEFAULT_POW_DIFFICULTY = 18
+MAX_POW_DIFFICULTY = 28
+
+
+def default_instance_dir(environ: Mapping[str, str] | None = None) -> Path:
+    """``$FILON_INSTANCE`` or ``./instance``."""
+    environ = os.environ if environ is None else environ
+    return Path(environ.get("FILON_INSTANCE") or DEFAULT_INSTANCE)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a Filon process needs to know at start; validated when built."""
+
+    instance_dir: Path
+    database_url: str
+    source_kdf_salt: bytes
+    source_kdf: Argon2Params
+    recovery_public_key: bytes
+    intake_host: str = "127.0.0.1"
+    intake_port: int = 8080
+    casework_host: str = "127.0.0.1"
+    casework_port: int = 8081
+    max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
+    pow_difficulty: int = DEFAULT_POW_DIFFICULTY
+    threads: int = 8
+
+    @property
+    def keys_dir(self) -> Path:
+        """Folder of secret key files (0700, files 0600)."""
+        return self.instance_dir / "keys"
+
+    @property
+    def blobs_dir(self) -> Path:
+        """Folder of the blob store (ciphertext only)."""
+        return self.instance_dir / "blobs"
+
+    def __post_init__(self) -> None:
+        for name in ("intake_port", "casework_port"):
+            port = getattr(self, name)
+            if not 0 <= port <= 65535:
+                raise SettingsInvalid(f"{name} must be a TCP port (0-65535), not {port}")
+        if self.max_file_bytes < 1024**2:
+            raise SettingsInvalid("max_file_bytes must be at least 1 MiB")
+        if not 0 <= self.pow_difficulty <= MAX_POW_DIFFICULTY:
+            raise SettingsInvalid(f"pow_difficulty must be between 0 and {MAX_POW_DIFFICULTY}")
+        if not 1 <= self.threads <= 256:
+            raise SettingsInvalid("threads must be between 1 and 256")
+        if len(self.source_kdf_salt) != 16:
+            raise SettingsInvalid("source_kdf salt must be 16 bytes")
+        if not self.database_url.startswith(("sqlite", "postgresql")):
+            raise SettingsInvalid("database_url must be a sqlite:// or postgresql:// URL")
+
+    @classmethod
+    def load(cls, instance_dir: Path, environ: Mapping[str, str] | None = None) -> Settings:
+        """Read ``filon.toml`` from an instance directory, then apply ``FILON_*`` overrides."""
+        environ = os.environ if environ is None else environ
+        instance_dir = instance_dir.resolve()
+        path = instance_dir / SETTINGS_FILE
+        if not instance_dir.is_dir():
+            raise InstanceMissing(
+                f"no Filon instance at {instance_dir}: run 'filon init --instance {instance_dir}'"
+            )
+        if not path.is_file():
+            raise InstanceMissing(
+                f"{instance_dir} is not a Filon instance (no {SETTINGS_FILE}): run 'filon init'"
+            )
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+            return cls._from_mapping(instance_dir, data, environ)
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError, KeyError, TypeError) as exc:
+            raise InstanceCorrupt(f"{path} is unreadable or incomplete: {exc}") from exc
+
+    @classmethod
+    def _from_mapping(
+        cls, instance_dir: Path, data: dict, environ: Mapping[str, str]
+    ) -> Settings:
+        if data["filon"]["format"] != SETTINGS_FORMAT:
+            raise InstanceCorrupt(f"unknown instance format {data['filon']['format']!r}")
+        intake, casework, kdf = data["intake"], data["casework"], data["source_kdf"]
+        database_url = environ.get("FILON_DATABASE_URL") or data["filon"]["database_url"]
+        try:
+            return cls(
+                instance_dir=instance_dir,
+                database_url=_resolve_sqlite(database_url, instance_dir),
+                source_kdf_salt=b64decode(kdf["salt"], length=16, what="source_kdf salt"),
+                source_kdf=Argon2Params(int(kdf["opslimit"]), int(kdf["memlimit"])),
+                recovery_public_key=b64decode(
+                    data["recovery"]["public_key"], length=32, what="recovery public key"
+                ),
+                intake_host=environ.get("FILON_INTAKE_HOST", intake["host"]),
+                intake_port=int(environ.get("FILON_INTAKE_PORT", intake["port"])),
+                casework_host=environ.get("FILON_CASEWORK_HOST", casework["host"]),
+                casework_port=int(environ.get("FILON_CASEWORK_PORT", casework["port"])),
+                max_file_bytes=int(environ.get("FILON_MAX_FILE_BYTES", intake["max_file_bytes"])),
+                pow_difficulty=int(environ.get("FILON_POW_DIFFICULTY", intake["pow_difficulty"])),
+                threads=int(environ.get("FILON_THREADS", data["filon"].get("threads", 8))),
+            )
+        except ValueError as exc:
+            raise SettingsInvalid(f"a setting is not a number: {exc}") from exc
+
+    def to_toml(self) -> str:
+        """Render the instance file; the database URL is stored relative for SQLite."""
+        database_url = self.database_url
+        sqlite_prefix = f"sqlite:///{self.instance_dir}/"
+        if database_url.startswith(sqlite_prefix):
+            database_url = "sqlite:///" + database_url[len(sqlite_prefix) :]
+        return _TOML_TEMPLATE.format(
+            format=SETTINGS_FORMAT,
+            database_url=_toml_str(database_url),
+            threads=self.threads,
+            intake_host=_toml_str(self.intake_host),
+            intake_port=self.intake_port,
+            max_file_bytes=self.max_file_bytes,
+            pow_difficulty=self.pow_difficulty,
+            casework_host=_toml_str(self.casework_host),
+            casework_port=self.casework_port,
+            salt=b64encode(self.source_kdf_salt),
+            opslimit=self.source_kdf.opslimit,
+            memlimit=self.source_kdf.memlimit,
+            recovery=b64encode(self.recovery_public_key),
+        )
+
+
+def _resolve_sqlite(url: str, instance_dir: Path) -> str:
+    """Make a relative ``sqlite:///name.db`` URL point inside the instance directory."""
+    prefix = "sqlite:///"
+    if url.startswith(prefix) and not url.startswith(prefix + "/") and url != "sqlite://":
+        return f"{prefix}{instance_dir / url[len(prefix):]}"
+    return url
+
+
+def _toml_str(value: str) -> str:
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+_TOML_TEMPLATE = """\
+# Filon instance settings. Secrets never go here: they live in keys/ (mode 0600).
+# Any value can be overridden from the environment (FILON_DATABASE_URL, FILON_INTAKE_PORT, ...).
+
+[filon]
+format = {format}
+# A relative sqlite:/// path is inside this folder. Production: postgresql+psycopg://...
+database_url = {database_url}
+threads = {threads}
+
+[intake]
+host = {intake_host}
+port = {intake_port}
+max_file_bytes = {max_file_bytes}
+pow_difficulty = {pow_difficulty}
+
+[casework]
+host = {casework_host}
+port = {casework_port}
+
+# Argon2id parameters with which sources' browsers derive their keys from codenames.
+# Changing them strands every existing codename: never edit them on a running instance.
+[source_kdf]
+salt = "{salt}"
+opslimit = {opslimit}
+memlimit = {memlimit}
+
+[recovery]
+# Only the public half: the private recovery key was printed once at 'filon init'.
+public_key = "{recovery}"
+"""

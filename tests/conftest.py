@@ -1,0 +1,174 @@
+"""Shared fixtures, in layers: cheap KDFs → databases → instance → apps → clients.
+
+The suite runs on SQLite and on a real PostgreSQL server that it starts itself (Debian's
+``postgresql`` package, installed by ``scripts/test.sh``). Every test that takes ``db_url``
+runs once per database, each time on a database of its own.
+Set ``FILON_TEST_DATABASES=sqlite`` to run on SQLite alone for a quick local run, or
+``FILON_TEST_POSTGRES_URL`` to use a server you already run.
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import tempfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import create_engine, text
+
+from crypto import kdf
+from filon.instance import Created, Instance, init_instance
+
+DATABASES = [
+    name
+    for name in os.environ.get("FILON_TEST_DATABASES", "sqlite,postgresql").split(",")
+    if name.strip()
+]
+
+
+@pytest.fixture(autouse=True)
+def _cheap_kdf() -> Iterator[None]:
+    """Argon2id at libsodium's minimum cost: tests exercise the code, not the hardness."""
+    with kdf.cheap_mode_for_tests():
+        yield
+
+
+# -- PostgreSQL -----------------------------------------------------------------------------
+
+
+def _postgres_bin() -> Path:
+    candidates = sorted(
+        Path("/usr/lib/postgresql").glob("*/bin/initdb"),
+        key=lambda p: int(p.parent.parent.name) if p.parent.parent.name.isdigit() else 0,
+    )
+    if not candidates:
+        pytest.fail(
+            "PostgreSQL is not installed: run scripts/test.sh (it installs Debian's postgresql), "
+            "or set FILON_TEST_DATABASES=sqlite for a SQLite-only run"
+        )
+    return candidates[-1].parent
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str]:
+    """A throwaway PostgreSQL cluster for this test run; yields a server URL without a database."""
+    external = os.environ.get("FILON_TEST_POSTGRES_URL")
+    if external:
+        yield external.rstrip("/")
+        return
+    bindir = _postgres_bin()
+    root = Path(tempfile.mkdtemp(prefix="filon-pg-"))
+    datadir, sockdir = root / "data", root / "sock"
+    sockdir.mkdir()
+    prefix: list[str] = []
+    if os.geteuid() == 0:
+        # PostgreSQL refuses to run as root: run it as Debian's postgres account.
+        account = pwd.getpwnam("postgres")
+        for path in (root, sockdir):
+            os.chown(path, account.pw_uid, account.pw_gid)
+        prefix = ["runuser", "-u", "postgres", "--"]
+    port = _free_port()
+    subprocess.run(
+        [*prefix, str(bindir / "initdb"), "-D", str(datadir), "-A", "trust", "-U", "filon",
+         "-E", "UTF8", "--no-sync"],
+        check=True,
+        capture_output=True,
+    )
+    # Durability is pointless for a throwaway cluster; speed is not.
+    options = f"-k {sockdir} -p {port} -c listen_addresses='' -c fsync=off -c full_page_writes=off"
+    subprocess.run(
+        [*prefix, str(bindir / "pg_ctl"), "-D", str(datadir), "-o", options, "-w", "-l",
+         str(root / "log"), "start"],
+        check=True,
+        capture_output=True,
+    )
+    try:
+        yield f"postgresql+psycopg://filon@/?host={sockdir}&port={port}"
+    finally:
+        subprocess.run(
+            [*prefix, str(bindir / "pg_ctl"), "-D", str(datadir), "-m", "immediate", "stop"],
+            check=False,
+            capture_output=True,
+        )
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def _with_database(server_url: str, name: str) -> str:
+    base, _, query = server_url.partition("?")
+    return f"{base.rstrip('/')}/{name}" + (f"?{query}" if query else "")
+
+
+@pytest.fixture(params=DATABASES)
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, empty database of each kind for one test."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'test.db'}"
+        return
+    server = request.getfixturevalue("postgres_server")
+    name = f"t_{uuid.uuid4().hex[:16]}"
+    admin = create_engine(_with_database(server, "postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield _with_database(server, name)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+# -- instance and apps ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def created(tmp_path: Path, db_url: str) -> Iterator[Created]:
+    """A new instance on the test's database, with the recovery key it printed."""
+    result = init_instance(tmp_path / "instance", database_url=db_url)
+    yield result
+    result.instance.close()
+
+
+@pytest.fixture
+def instance(created: Created) -> Instance:
+    """A new, empty instance."""
+    return created.instance
+
+
+@pytest.fixture
+def intake_app(instance: Instance) -> Flask:
+    """The intake app serving the test instance."""
+    from intake import create_app
+
+    app = create_app(instance.settings, instance)
+    app.config["TESTING"] = True
+    return app
+
+
+@pytest.fixture
+def intake_client(intake_app: Flask) -> FlaskClient:
+    """A test client of the intake app."""
+    return intake_app.test_client()
+
+
+@pytest.fixture
+def casework_app(instance: Instance) -> Flask:
+    """The casework app serving the test instance."""
+    from casework import create_app
+
+    app = create_app(instance.settings, instance)
+    app.config["TESTING"] = True
+    return app
