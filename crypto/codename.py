@@ -5,9 +5,12 @@ package, maintained by Trezor): 88 bits, above the 80 the design asks for. Every
 the package ships is offered, so a source can get a codename in their own language.
 
 A codename is compared in its *canonical form*: Unicode NFKD, lower case, combining marks
-removed, words separated by one space. Every list stays unambiguous in that form (checked
-at import), so a source may type it without accents or capitals. The browser computes the
-same form with ``s.normalize("NFKD").toLowerCase().replace(/\\p{M}/gu, "")``.
+removed, the Turkish dotless ``ı`` read as ``i``, words separated by one space (split where
+Python's ``str.split()`` splits; a single run of eight or more characters, as Chinese
+codenames are often typed, is split into characters). Every list stays unambiguous in that
+form (checked when first used), so a source may type a codename without accents or
+capitals. The browser computes the same form: ``tests/interop/sodium.mjs`` holds the
+JavaScript rule, tested against this one.
 
 Argon2id(canonical codename, instance salt) gives 64 bytes: the first 32 are the lookup id
 (stored only as a keyed BLAKE2b hash), the last 32 seed the source's X25519 key pair
@@ -52,8 +55,11 @@ DEFAULT_LANGUAGE = "en"
 
 
 def canonical_word(word: str) -> str:
-    """NFKD, lower case, combining marks removed."""
+    """NFKD, lower case, combining marks removed, Turkish dotless ı read as i."""
     folded = unicodedata.normalize("NFKD", word).lower()
+    # "ı".upper() is "I", whose lower case is "i": without this, a Turkish codename typed in
+    # capitals would not match its own words.
+    folded = folded.replace("\u0131", "i")
     return "".join(c for c in folded if not unicodedata.category(c).startswith("M"))
 
 
@@ -69,7 +75,7 @@ def _canonical_index() -> dict[str, frozenset[str]]:
     index = {}
     for language in LANGUAGE_LISTS:
         words = frozenset(canonical_word(w) for w in wordlist(language))
-        if len(words) != 2 ** BITS_PER_WORD:
+        if len(words) != 2**BITS_PER_WORD:
             raise RuntimeError(f"the {language} codename list is ambiguous once folded")
         index[language] = words
     return index

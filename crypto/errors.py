@@ -1,4 +1,4 @@
-"""Exceptions raised by :mod:`crypto`: one class per failure, so callers can map each to a message."""
+"""Exceptions of :mod:`crypto`: one class per failure, each mapped to a message at the edge."""
 
 
 class CryptoFailure(Exception):
@@ -73,7 +73,7 @@ class MissingFinalTag(StreamError):
 
 
 class ChunkSizeError(StreamError):
-    """A chunk's size breaks the format: a short chunk not tagged final, or a full one tagged final."""
+    """A chunk breaks the size rule: a short chunk not tagged final, or a full one tagged final."""
 
 
 class UnexpectedTag(StreamError):
@@ -81,7 +81,7 @@ class UnexpectedTag(StreamError):
 
 
 class TrailingData(StreamError):
-    """Bytes follow the final chunk."""
+    """Bytes follow the final chunk (named as such when the reader knows the stream's size)."""
 
 
 class ChunkAuthenticationFailed(StreamError):

@@ -99,9 +99,7 @@ def derive_key(
     """Derive ``size`` bytes from a password with Argon2id."""
     if len(salt) != SALT_BYTES:
         raise WrappedKeyError(f"Argon2id salt must be {SALT_BYTES} bytes")
-    return argon2id.kdf(
-        size, password, salt, opslimit=params.opslimit, memlimit=params.memlimit
-    )
+    return argon2id.kdf(size, password, salt, opslimit=params.opslimit, memlimit=params.memlimit)
 
 
 def wrap_key(secret: bytes, password: str, params: Argon2Params | None = None) -> bytes:

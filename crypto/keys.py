@@ -98,6 +98,9 @@ def b64decode(text: str, *, length: int | None = None, what: str = "value") -> b
         data = base64.b64decode(text.encode("ascii"), validate=True)
     except (binascii.Error, UnicodeEncodeError, AttributeError) as exc:
         raise KeyFormatError(f"{what} is not valid base64") from exc
+    if base64.b64encode(data) != text.encode("ascii"):
+        # Refuse non-canonical encodings ("AB==" for b"\x00"): one value, one text.
+        raise KeyFormatError(f"{what} is not canonical base64")
     if length is not None and len(data) != length:
         raise KeyFormatError(f"{what} must be {length} bytes, not {len(data)}")
     return data

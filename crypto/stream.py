@@ -64,6 +64,7 @@ MAGIC = b"FLN1"
 CHUNK_SIZE = 1024 * 1024  # plaintext bytes in every chunk but the last
 CIPHER_CHUNK_SIZE = CHUNK_SIZE + ABYTES  # 1,048,593
 PREFIX_SIZE = len(MAGIC) + HEADER_BYTES  # 28
+MAC_BYTES = 16  # the Poly1305 tag that ends every ciphertext chunk
 
 __all__ = [
     "ABYTES",
@@ -220,9 +221,12 @@ class StreamReader:
     """Decrypt a ``filon-stream/1`` stream chunk by chunk, enforcing every rule of the format.
 
     Iterate to get plaintext chunks; only once iteration ends without an exception is the
-    whole stream authentic and complete. ``expected_size`` (the stream's bytes as stored,
-    when the caller knows them from the protocol or the record) turns a cut inside the last
-    chunk into :class:`StreamTruncated` rather than an authentication failure.
+    whole stream authentic and complete. Callers should pass ``expected_size`` (the stream's
+    bytes as stored; the protocol and the record always know it): with it, a cut anywhere is
+    :class:`StreamTruncated` and appended bytes are :class:`TrailingData`. Without it the
+    stream is still rejected in both cases, but a cut inside the final chunk or bytes after
+    it surface as :class:`ChunkAuthenticationFailed`, since the final chunk's end is known
+    only from the size.
     """
 
     def __init__(self, source: Readable, key: bytes, *, expected_size: int | None = None) -> None:
@@ -259,7 +263,6 @@ class StreamReader:
             raise BadHeader(f"the stream header is {len(header)} bytes, not {HEADER_BYTES}")
         decryptor = StreamDecryptor(self._key, header)
         # The 16-byte Poly1305 tag ends each chunk and is unique to it; remembering the tags
-        # (16 bytes per MiB read) lets us name a replayed chunk instead of a generic failure.
         seen_tags: set[bytes] = set()
         while True:
             index = decryptor.index
@@ -278,15 +281,16 @@ class StreamReader:
             if result is None:
                 self._diagnose_failure(decryptor, ciphertext, seen_tags, index)
             plaintext, tag = result  # type: ignore[misc]  # _diagnose_failure always raises
-            seen_tags.add(ciphertext[-ABYTES:])
+            seen_tags.add(ciphertext[-MAC_BYTES:])
             final = decryptor.check_chunk(plaintext, tag, index)
             self._sha.update(plaintext)
             self._plain_size += len(plaintext)
             yield plaintext
             if final:
                 break
-        if self._read(1):
-            raise TrailingData(f"bytes follow the final chunk ({decryptor.index - 1})")
+        # The final chunk is short, so reading it hit the end of the source: bytes appended
+        # after it were read with it and failed authentication, or (given expected_size)
+        # were refused above as TrailingData. Nothing can follow.
         self._summary = StreamSummary(
             plaintext_size=self._plain_size,
             ciphertext_size=self._consumed,
@@ -298,7 +302,7 @@ class StreamReader:
         self, decryptor: StreamDecryptor, ciphertext: bytes, seen: set[bytes], index: int
     ) -> None:
         """Name why chunk ``index`` failed: replayed, out of order, or altered. Always raises."""
-        if ciphertext[-ABYTES:] in seen:
+        if ciphertext[-MAC_BYTES:] in seen:
             raise ChunkDuplicated(f"chunk {index} repeats a chunk already read")
         if len(ciphertext) == CIPHER_CHUNK_SIZE:
             # Look one chunk ahead: if the next one opens at this position, the two were swapped.

@@ -96,8 +96,13 @@ def create_user(
     session.add(user)
     session.flush()
     for grant in grants:
-        add_member(session, desk=grant.desk, desk_key=grant.desk_key, user=user,
-                   can_export=grant.can_export)
+        add_member(
+            session,
+            desk=grant.desk,
+            desk_key=grant.desk_key,
+            user=user,
+            can_export=grant.can_export,
+        )
     if role is Role.ADMIN and signing_key is not None:
         grant_signing_key(session, user=user, signing_key=signing_key)
     return NewUser(user=user, password=password, totp_secret=totp_secret)

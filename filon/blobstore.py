@@ -71,7 +71,7 @@ class BlobStore:
             handle.close()
             self._check_magic(temp)
             final.parent.mkdir(mode=0o700, exist_ok=True)
-            os.replace(temp, final)
+            temp.replace(final)
             _fsync_dir(final.parent)
         except BaseException:
             handle.close()
@@ -106,7 +106,9 @@ class BlobStore:
         except FileNotFoundError as exc:
             raise BlobNotFound(f"no blob {blob_id}") from exc
 
-    def reader(self, blob_id: str, key: bytes, *, expected_size: int | None = None) -> Iterator[bytes]:
+    def reader(
+        self, blob_id: str, key: bytes, *, expected_size: int | None = None
+    ) -> Iterator[bytes]:
         """Yield a blob's plaintext chunk by chunk, verifying the whole stream as it goes."""
         with self.open(blob_id) as handle:
             yield from StreamReader(handle, key, expected_size=expected_size)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -68,7 +69,9 @@ def cli() -> None:
 @instance_option
 @click.option("--demo", is_flag=True, help="Add a demo desk and staff accounts.")
 @click.option("--demo-password", default=None, help="Give every demo account this password.")
-@click.option("--database-url", default=None, help="Database URL (default: SQLite in the instance).")
+@click.option(
+    "--database-url", default=None, help="Database URL (default: SQLite in the instance)."
+)
 def init(
     instance_dir: Path | None, demo: bool, demo_password: str | None, database_url: str | None
 ) -> None:
@@ -189,9 +192,10 @@ def desk_add(
             keeps_originals=keeps_originals,
             retention_days=retention_days,
         )
+        shown = format_fingerprint(fingerprint(new_desk.public_key))
         click.echo(
-            f"desk {new_desk.slug} created, key {format_fingerprint(fingerprint(new_desk.public_key))}"
-            f"; sealed to the recovery key and {len(admins)} admin(s)"
+            f"desk {new_desk.slug} created, key {shown}; "
+            f"sealed to the recovery key and {len(admins)} admin(s)"
         )
     instance.close()
 
@@ -288,6 +292,8 @@ def user_list(instance_dir: Path | None) -> None:
 
 def main() -> None:
     """Entry point: turn every known failure into one clear line and exit status 1."""
+    # Files Filon makes (database, settings, blobs) are for this account alone.
+    os.umask(0o077)
     try:
         status = cli.main(standalone_mode=False)
     except click.exceptions.Abort:

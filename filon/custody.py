@@ -118,7 +118,9 @@ def verify_events(events: list[CustodyEvent]) -> None:
         if event.seq != expected_seq:
             raise CustodyChainBroken(f"{event.subject}: event {expected_seq} is missing")
         if event.prev_hash != prev:
-            raise CustodyChainBroken(f"{event.subject}: event {event.seq} does not follow its predecessor")
+            raise CustodyChainBroken(
+                f"{event.subject}: event {event.seq} does not follow its predecessor"
+            )
         recomputed = event_hash(
             subject=event.subject,
             seq=event.seq,

@@ -31,7 +31,7 @@ INTAKE_DIR = "intake"
 CURRENT = "current"
 SIGNING_FILE = "org-signing.json"
 LOOKUP_FILE = "lookup.key"
-APP_SECRET_FILE = "app-secret.key"
+APP_SECRET_FILE = "app-secret.key"  # noqa: S105 - a file name, not a secret
 
 
 @dataclass(frozen=True)
@@ -63,7 +63,7 @@ def replace_secret_file(path: Path, data: bytes) -> None:
     temp = path.with_name(path.name + ".new")
     temp.unlink(missing_ok=True)
     write_secret_file(temp, data)
-    os.replace(temp, path)
+    temp.replace(path)
 
 
 def check_permissions(keys_dir: Path) -> None:
@@ -108,7 +108,9 @@ class Keyring:
     def rotate_intake_key(self) -> IntakeKey:
         """Make a new intake key, sign it, and make it current; old keys stay for their uploads."""
         keypair = BoxKeyPair.generate()
-        key = IntakeKey(keypair, sign_detached(keypair.public, self.signing_key()), str(current_day()))
+        key = IntakeKey(
+            keypair, sign_detached(keypair.public, self.signing_key()), str(current_day())
+        )
         payload = {
             "public_key": b64encode(keypair.public),
             "private_key": b64encode(keypair.private),

@@ -140,9 +140,7 @@ class OrgKeyGrant(Base):
 
     id: Mapped[intpk]
     org_key_id: Mapped[int] = mapped_column(ForeignKey("org_keys.id", ondelete="CASCADE"))
-    user_id: Mapped[int] = mapped_column(
-        ForeignKey("users.id", ondelete="CASCADE"), index=True
-    )
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     sealed_private_key: Mapped[sealed]
 
 

@@ -98,9 +98,7 @@ class Settings:
             raise InstanceCorrupt(f"{path} is unreadable or incomplete: {exc}") from exc
 
     @classmethod
-    def _from_mapping(
-        cls, instance_dir: Path, data: dict, environ: Mapping[str, str]
-    ) -> Settings:
+    def _from_mapping(cls, instance_dir: Path, data: dict, environ: Mapping[str, str]) -> Settings:
         if data["filon"]["format"] != SETTINGS_FORMAT:
             raise InstanceCorrupt(f"unknown instance format {data['filon']['format']!r}")
         intake, casework, kdf = data["intake"], data["casework"], data["source_kdf"]
@@ -152,7 +150,7 @@ def _resolve_sqlite(url: str, instance_dir: Path) -> str:
     """Make a relative ``sqlite:///name.db`` URL point inside the instance directory."""
     prefix = "sqlite:///"
     if url.startswith(prefix) and not url.startswith(prefix + "/") and url != "sqlite://":
-        return f"{prefix}{instance_dir / url[len(prefix):]}"
+        return f"{prefix}{instance_dir / url[len(prefix) :]}"
     return url
 
 

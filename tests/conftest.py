@@ -83,16 +83,37 @@ def postgres_server() -> Iterator[str]:
         prefix = ["runuser", "-u", "postgres", "--"]
     port = _free_port()
     subprocess.run(
-        [*prefix, str(bindir / "initdb"), "-D", str(datadir), "-A", "trust", "-U", "filon",
-         "-E", "UTF8", "--no-sync"],
+        [
+            *prefix,
+            str(bindir / "initdb"),
+            "-D",
+            str(datadir),
+            "-A",
+            "trust",
+            "-U",
+            "filon",
+            "-E",
+            "UTF8",
+            "--no-sync",
+        ],
         check=True,
         capture_output=True,
     )
     # Durability is pointless for a throwaway cluster; speed is not.
     options = f"-k {sockdir} -p {port} -c listen_addresses='' -c fsync=off -c full_page_writes=off"
     subprocess.run(
-        [*prefix, str(bindir / "pg_ctl"), "-D", str(datadir), "-o", options, "-w", "-l",
-         str(root / "log"), "start"],
+        [
+            *prefix,
+            str(bindir / "pg_ctl"),
+            "-D",
+            str(datadir),
+            "-o",
+            options,
+            "-w",
+            "-l",
+            str(root / "log"),
+            "start",
+        ],
         check=True,
         capture_output=True,
     )

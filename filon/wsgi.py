@@ -1,0 +1,25 @@
+"""WSGI entry points for other servers, e.g. ``gunicorn "filon.wsgi:intake()"``.
+
+Each reads the instance from ``$FILON_INSTANCE`` (default ``./instance``) and the ``FILON_*``
+environment, and refuses to start on exposed key files or a schema that does not match.
+"""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from filon.settings import Settings, default_instance_dir
+
+
+def intake() -> Flask:
+    """The intake app for the configured instance."""
+    from intake import create_app  # noqa: PLC0415 - the composition root imports the apps
+
+    return create_app(Settings.load(default_instance_dir()))
+
+
+def casework() -> Flask:
+    """The casework app for the configured instance."""
+    from casework import create_app  # noqa: PLC0415 - the composition root imports the apps
+
+    return create_app(Settings.load(default_instance_dir()))

@@ -1,0 +1,114 @@
+"""The blob store: ciphertext only, names it makes, contained paths, atomic writes."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+
+from crypto.errors import ChunkAuthenticationFailed
+from crypto.stream import new_stream_key, stream_size
+from filon.blobstore import BlobStore
+from filon.errors import BlobNotFound, InvalidBlobId, NotCiphertext
+
+SENTINEL = b"SENTINEL-coltan-rubaya-source-text-7f3a"
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> BlobStore:
+    return BlobStore(tmp_path / "blobs")
+
+
+def _all_bytes(root: Path) -> bytes:
+    return b"".join(p.read_bytes() for p in root.rglob("*") if p.is_file())
+
+
+def test_encrypted_round_trip_leaves_no_plaintext(store: BlobStore) -> None:
+    plaintext = SENTINEL * 50_000  # ~2 MiB: several chunks
+    key = new_stream_key()
+    blob_id, summary = store.write_encrypted(io.BytesIO(plaintext), key)
+    assert store.size(blob_id) == summary.ciphertext_size == stream_size(len(plaintext))
+    assert b"".join(store.reader(blob_id, key, expected_size=store.size(blob_id))) == plaintext
+    assert SENTINEL not in _all_bytes(store.root)
+    assert list(store.ids()) == [blob_id]
+
+
+def test_ids_are_random_and_made_by_the_store(store: BlobStore) -> None:
+    key = new_stream_key()
+    ids = {store.write_encrypted(io.BytesIO(b"x"), key)[0] for _ in range(5)}
+    assert len(ids) == 5
+    assert all(len(i) == 32 and int(i, 16) >= 0 for i in ids)
+
+
+@pytest.mark.parametrize(
+    "blob_id",
+    ["../../etc/passwd", "..", "", "A" * 32, "0" * 31, "0" * 33, "0" * 31 + "/", "0" * 31 + "\n"],
+)
+def test_malformed_ids_are_refused(store: BlobStore, blob_id: str) -> None:
+    with pytest.raises(InvalidBlobId):
+        store.path(blob_id)
+    with pytest.raises(InvalidBlobId):
+        store.open(blob_id)
+
+
+def test_plaintext_is_refused_and_leaves_nothing(store: BlobStore) -> None:
+    with pytest.raises(NotCiphertext):
+        store.put_ciphertext(io.BytesIO(SENTINEL))
+    assert list(store.ids()) == []
+    assert not any((store.root / "tmp").iterdir())
+
+
+def test_a_failed_write_leaves_no_blob_and_no_temporary(store: BlobStore) -> None:
+    class Interrupted(Exception):
+        pass
+
+    def write_then_fail() -> None:
+        with store.create() as pending:
+            pending.file.write(b"FLN1" + b"\0" * 100)
+            raise Interrupted
+
+    with pytest.raises(Interrupted):
+        write_then_fail()
+    assert list(store.ids()) == []
+    assert not any((store.root / "tmp").iterdir())
+
+
+def test_a_partial_write_is_invisible_until_committed(store: BlobStore) -> None:
+    with store.create() as pending:
+        pending.file.write(b"FLN1")
+        assert not store.exists(pending.blob_id)
+    assert store.exists(pending.blob_id)
+
+
+def test_discard_partials_removes_crash_leftovers(store: BlobStore) -> None:
+    (store.root / "tmp" / "deadbeef.part").write_bytes(b"FLN1half")
+    assert store.discard_partials() == 1
+    assert not any((store.root / "tmp").iterdir())
+
+
+def test_delete_and_missing_blobs(store: BlobStore) -> None:
+    blob_id, _ = store.write_encrypted(io.BytesIO(b"evidence"), new_stream_key())
+    store.delete(blob_id)
+    assert not store.exists(blob_id)
+    with pytest.raises(BlobNotFound):
+        store.open(blob_id)
+    with pytest.raises(BlobNotFound):
+        store.delete(blob_id)
+    with pytest.raises(BlobNotFound):
+        store.size(blob_id)
+
+
+def test_reading_with_the_wrong_key_fails(store: BlobStore) -> None:
+    blob_id, _ = store.write_encrypted(io.BytesIO(b"evidence"), new_stream_key())
+    with pytest.raises(ChunkAuthenticationFailed):
+        list(store.reader(blob_id, new_stream_key()))
+
+
+def test_copying_ciphertext_keeps_it_byte_for_byte(store: BlobStore) -> None:
+    key = new_stream_key()
+    first, _ = store.write_encrypted(io.BytesIO(SENTINEL), key)
+    with store.open(first) as handle:
+        second, size = store.put_ciphertext(handle)
+    assert size == store.size(first)
+    assert b"".join(store.reader(second, key)) == SENTINEL

@@ -1,0 +1,245 @@
+"""The ``filon`` command as a person runs it: a real process, real files, real sockets."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from crypto.keys import fingerprint
+from crypto.signing import verify_detached
+
+FILON = [sys.executable, "-m", "filon"]
+DEMO_PASSWORD = "demo-password-for-tests"
+
+
+def filon(
+    *args: str, stdin: str = "", env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*FILON, *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, **(env or {})},
+        check=False,
+    )
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """A demo instance made by the real command (production KDF cost: done once)."""
+    path = tmp_path_factory.mktemp("cli") / "instance"
+    result = filon("init", "--instance", str(path), "--demo", "--demo-password", DEMO_PASSWORD)
+    assert result.returncode == 0, result.stderr
+    return path, result.stdout
+
+
+@pytest.fixture
+def copy(demo: tuple[Path, str], tmp_path: Path) -> Path:
+    """A private copy of the demo instance, for tests that change or break it."""
+    target = tmp_path / "instance"
+    shutil.copytree(demo[0], target)
+    return target
+
+
+def test_init_prints_the_recovery_key_once_and_the_demo_logins(demo: tuple[Path, str]) -> None:
+    path, output = demo
+    recovery = re.search(r"FRK1(-[A-Z2-7]{1,4})+", output)
+    assert recovery is not None
+    for name in ("admin", "investigator", "journalist"):
+        assert re.search(
+            rf"{name}\s+role={name}\s+password={DEMO_PASSWORD}\s+totp_secret=[A-Z2-7]{{32}}", output
+        )
+    stored = b"".join(p.read_bytes() for p in path.rglob("*") if p.is_file())
+    assert recovery.group(0).encode() not in stored
+
+
+def test_init_refuses_to_overwrite(demo: tuple[Path, str]) -> None:
+    result = filon("init", "--instance", str(demo[0]))
+    assert result.returncode == 1
+    assert "already holds a Filon instance" in result.stderr
+
+
+def test_demo_accounts_and_desk_are_listed(demo: tuple[Path, str]) -> None:
+    users = filon("user", "list", "--instance", str(demo[0]))
+    assert users.returncode == 0, users.stderr
+    assert re.search(r"admin\tadmin\tdesks: drc-minerals", users.stdout)
+    assert re.search(r"journalist\tjournalist\tdesks: drc-minerals", users.stdout)
+    desks = filon("desk", "list", "--instance", str(demo[0]))
+    assert (
+        "drc-minerals\tDR Congo minerals\tmembers: admin, investigator, journalist" in desks.stdout
+    )
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def served(copy: Path) -> Iterator[tuple[subprocess.Popen[str], dict[str, str]]]:
+    process = subprocess.Popen(
+        [*FILON, "serve", "--instance", str(copy), "--intake-port", "0", "--casework-port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    urls: dict[str, str] = {}
+    assert process.stdout is not None
+    while len(urls) < 2:
+        line = process.stdout.readline()
+        if not line:
+            pytest.fail(f"serve stopped: {process.stderr.read() if process.stderr else ''}")
+        if match := re.fullmatch(r"(intake|casework): (http://127\.0\.0\.1:\d+)\n", line):
+            urls[match.group(1)] = match.group(2)
+    yield process, urls
+    if process.poll() is None:
+        process.terminate()
+    process.communicate(timeout=20)  # reaps the process and closes its pipes
+
+
+def test_serve_answers_on_both_ports_and_stops_on_sigterm(
+    served: tuple[subprocess.Popen[str], dict[str, str]],
+) -> None:
+    process, urls = served
+    with urllib.request.urlopen(urls["intake"] + "/api/v1/key", timeout=10) as response:
+        body = json.load(response)
+    public_key = base64.b64decode(body["public_key"])
+    assert body["key_id"] == fingerprint(public_key)
+    verify_detached(
+        public_key, base64.b64decode(body["signature"]), base64.b64decode(body["signing_key"])
+    )
+    with urllib.request.urlopen(urls["casework"] + "/", timeout=10) as response:
+        assert b"Filon casework" in response.read()
+        assert response.headers.get("Server") in (None, "")
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=20) == 0
+
+
+def test_serve_names_a_port_in_use(copy: Path) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = filon("serve", "--instance", str(copy), "--intake-port", str(port))
+    assert result.returncode == 1
+    assert f"port {port} on 127.0.0.1 is in use" in result.stderr
+
+
+def test_serve_refuses_a_key_file_readable_by_others(copy: Path) -> None:
+    (copy / "keys" / "lookup.key").chmod(0o644)
+    result = filon("serve", "--instance", str(copy), "--intake-port", "0", "--casework-port", "0")
+    assert result.returncode == 1
+    assert "lookup.key has mode 0644" in result.stderr
+    assert "refuses to start" in result.stderr
+
+
+def test_serve_names_a_missing_instance(tmp_path: Path) -> None:
+    result = filon("serve", "--instance", str(tmp_path / "nothing"))
+    assert result.returncode == 1
+    assert "no Filon instance at" in result.stderr
+
+
+def test_serve_names_a_corrupt_instance(copy: Path) -> None:
+    (copy / "filon.toml").write_text("[filon\n")
+    result = filon("serve", "--instance", str(copy))
+    assert result.returncode == 1
+    assert "filon.toml is unreadable or incomplete" in result.stderr
+
+
+def test_serve_refuses_a_database_newer_than_the_code(copy: Path) -> None:
+    with sqlite3.connect(copy / "filon.db") as connection:
+        connection.execute("UPDATE alembic_version SET version_num = 'ffffffffffff'")
+    result = filon("serve", "--instance", str(copy))
+    assert result.returncode == 1
+    assert "upgraded by a newer version" in result.stderr
+
+
+def test_serve_refuses_a_database_behind_the_code_and_upgrade_fixes_it(copy: Path) -> None:
+    with sqlite3.connect(copy / "filon.db") as connection:
+        connection.execute("DELETE FROM alembic_version")
+    result = filon("serve", "--instance", str(copy))
+    assert result.returncode == 1
+    assert f"filon upgrade --instance {copy.resolve()}" in result.stderr
+
+
+def test_user_add_seals_the_desk_with_a_members_password(copy: Path) -> None:
+    result = filon(
+        "user",
+        "add",
+        "amani",
+        "--role",
+        "investigator",
+        "--desk",
+        "drc-minerals",
+        "--granted-by",
+        "admin",
+        "--instance",
+        str(copy),
+        stdin=DEMO_PASSWORD + "\n",
+    )
+    assert result.returncode == 0, result.stderr
+    assert re.search(r"password:\s+\S{20,}", result.stdout)
+    listed = filon("user", "list", "--instance", str(copy)).stdout
+    assert "amani\tinvestigator\tdesks: drc-minerals" in listed
+
+
+def test_user_add_with_a_wrong_password_changes_nothing(copy: Path) -> None:
+    result = filon(
+        "user",
+        "add",
+        "amani",
+        "--role",
+        "investigator",
+        "--desk",
+        "drc-minerals",
+        "--granted-by",
+        "admin",
+        "--instance",
+        str(copy),
+        stdin="not the password\n",
+    )
+    assert result.returncode == 1
+    assert "wrong password" in result.stderr
+    assert "amani" not in filon("user", "list", "--instance", str(copy)).stdout
+
+
+def test_desk_add_and_rotate_intake_key(copy: Path) -> None:
+    added = filon(
+        "desk", "add", "antwerp-diamonds", "--name", "Antwerp diamonds", "--instance", str(copy)
+    )
+    assert added.returncode == 0, added.stderr
+    assert "sealed to the recovery key and 1 admin(s)" in added.stdout
+    before = sorted((copy / "keys" / "intake").glob("*.json"))
+    rotated = filon("rotate-intake-key", "--instance", str(copy))
+    assert rotated.returncode == 0, rotated.stderr
+    after = sorted((copy / "keys" / "intake").glob("*.json"))
+    assert len(after) == len(before) + 1
+    assert (copy / "keys" / "intake" / "current").read_text() in rotated.stdout.replace(" ", "")
+    assert all(p.stat().st_mode & 0o077 == 0 for p in after)
+
+
+def test_wsgi_entry_points_serve_the_instance(copy: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from filon import wsgi
+
+    monkeypatch.setenv("FILON_INSTANCE", str(copy))
+    intake_app, casework_app = wsgi.intake(), wsgi.casework()
+    assert intake_app.test_client().get("/api/v1/key").status_code == 200
+    assert casework_app.test_client().get("/").status_code == 200
+    intake_app.extensions["filon"].close()
+    casework_app.extensions["filon"].close()

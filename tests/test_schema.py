@@ -1,0 +1,57 @@
+"""Migrations: the first revision builds exactly the models' schema, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import Engine, inspect, text
+
+from filon import schema
+from filon.db import Base, make_engine
+from filon.errors import DatabaseBehindCode, DatabaseNewerThanCode
+
+
+@pytest.fixture
+def engine(db_url: str) -> Engine:
+    engine = make_engine(db_url)
+    yield engine
+    engine.dispose()
+
+
+def test_upgrade_head_on_empty_database_matches_models(engine: Engine) -> None:
+    schema.upgrade(engine)
+    with engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        differences = compare_metadata(context, Base.metadata)
+    assert differences == []
+    assert schema.current_revision(engine) == schema.head_revision()
+
+
+def test_upgrade_creates_every_table_and_constraint_name(engine: Engine) -> None:
+    schema.upgrade(engine)
+    inspector = inspect(engine)
+    assert set(inspector.get_table_names()) == set(Base.metadata.tables) | {"alembic_version"}
+    unique = {c["name"] for c in inspector.get_unique_constraints("desks")}
+    assert "uq_desks_slug" in unique  # the naming convention reached the migration
+
+
+def test_check_current_refuses_an_empty_database(engine: Engine) -> None:
+    with pytest.raises(DatabaseBehindCode, match="filon upgrade"):
+        schema.check_current(engine)
+
+
+def test_database_newer_than_code_is_refused(engine: Engine) -> None:
+    schema.upgrade(engine)
+    with engine.begin() as connection:
+        connection.execute(text("UPDATE alembic_version SET version_num = 'f00dface9999'"))
+    with pytest.raises(DatabaseNewerThanCode, match="f00dface9999"):
+        schema.check_current(engine)
+    with pytest.raises(DatabaseNewerThanCode):
+        schema.upgrade(engine)
+
+
+def test_upgrade_is_idempotent(engine: Engine) -> None:
+    schema.upgrade(engine)
+    schema.upgrade(engine)
+    schema.check_current(engine)
