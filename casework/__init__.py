@@ -6,7 +6,7 @@ from flask import Blueprint, Flask, render_template
 
 from filon.instance import Instance
 from filon.settings import Settings
-from filon.web import harden
+from filon.web import make_app
 
 bp = Blueprint("casework", __name__)
 
@@ -19,10 +19,6 @@ def index() -> str:
 
 def create_app(settings: Settings, instance: Instance | None = None) -> Flask:
     """Build the casework WSGI app for an instance."""
-    instance = instance or Instance.open(settings)
-    app = Flask(__name__, template_folder="../templates", static_folder=None)
-    app.config["SECRET_KEY"] = instance.keyring.app_secret()
-    app.extensions["filon"] = instance
-    harden(app)
+    app = make_app(__name__, instance or Instance.open(settings))
     app.register_blueprint(bp)
     return app

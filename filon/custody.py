@@ -37,20 +37,22 @@ def format_time(at: dt.datetime) -> str:
     return at.replace(microsecond=0).isoformat() + "Z"
 
 
-def event_hash(
-    *, subject: str, seq: int, actor: str, action: str, at: dt.datetime, details: str, prev: str
-) -> str:
-    """SHA-256 over the canonical JSON of an event's fields."""
-    body = {
-        "subject": subject,
-        "seq": seq,
-        "actor": actor,
-        "action": action,
-        "at": format_time(at),
-        "details": details,
-        "prev": prev,
+def hashed_fields(event: CustodyEvent) -> dict[str, Any]:
+    """The fields an event's hash covers, as plain data (times as ISO text)."""
+    return {
+        "subject": event.subject,
+        "seq": event.seq,
+        "actor": event.actor,
+        "action": event.action,
+        "at": format_time(event.at),
+        "details": event.details,
+        "prev": event.prev_hash,
     }
-    return hashlib.sha256(canonical_json(body).encode("utf-8")).hexdigest()
+
+
+def event_hash(event: CustodyEvent) -> str:
+    """SHA-256 over the canonical JSON of an event's fields."""
+    return hashlib.sha256(canonical_json(hashed_fields(event)).encode("utf-8")).hexdigest()
 
 
 def record_event(
@@ -74,27 +76,17 @@ def record_event(
         .limit(1)
     ).first()
     seq = 0 if last is None else last.seq + 1
-    prev = GENESIS if last is None else last.hash
     when = current_hour() if at is None else at.replace(microsecond=0)
-    details_text = canonical_json(dict(details or {}))
     event = CustodyEvent(
         subject=subject,
         seq=seq,
         actor=actor,
         action=action,
         at=when,
-        details=details_text,
-        prev_hash=prev,
-        hash=event_hash(
-            subject=subject,
-            seq=seq,
-            actor=actor,
-            action=action,
-            at=when,
-            details=details_text,
-            prev=prev,
-        ),
+        details=canonical_json(dict(details or {})),
+        prev_hash=GENESIS if last is None else last.hash,
     )
+    event.hash = event_hash(event)
     session.add(event)
     session.flush()
     return event
@@ -121,29 +113,11 @@ def verify_events(events: list[CustodyEvent]) -> None:
             raise CustodyChainBroken(
                 f"{event.subject}: event {event.seq} does not follow its predecessor"
             )
-        recomputed = event_hash(
-            subject=event.subject,
-            seq=event.seq,
-            actor=event.actor,
-            action=event.action,
-            at=event.at,
-            details=event.details,
-            prev=event.prev_hash,
-        )
-        if recomputed != event.hash:
+        if event_hash(event) != event.hash:
             raise CustodyChainBroken(f"{event.subject}: event {event.seq} was altered")
         prev = event.hash
 
 
 def event_record(event: CustodyEvent) -> dict[str, Any]:
     """An event as plain data, for dossiers and the custody timeline."""
-    return {
-        "subject": event.subject,
-        "seq": event.seq,
-        "actor": event.actor,
-        "action": event.action,
-        "at": format_time(event.at),
-        "details": event.details,
-        "prev": event.prev_hash,
-        "hash": event.hash,
-    }
+    return {**hashed_fields(event), "hash": event.hash}

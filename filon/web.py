@@ -5,8 +5,14 @@ Both apps import this; neither imports the other (DESIGN.md §2).
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
+
+from filon.instance import Instance
+
+TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 
 # Everything is served from our own origin: no CDN, no third-party fonts or frames. A page
 # that tried to load anything else would be a leak of who is reading it.
@@ -54,12 +60,15 @@ def install_json_errors(app: Flask, prefix: str = "/api/") -> None:
         return error_response(exc.code or 400, code, exc.description or exc.name or "error")
 
 
-def harden(app: Flask) -> None:
-    """Security headers and quiet defaults for a Filon app."""
-    app.after_request(add_security_headers)
+def make_app(import_name: str, instance: Instance) -> Flask:
+    """A Flask app for an instance: shared templates, its secret, security headers."""
+    app = Flask(import_name, template_folder=str(TEMPLATES), static_folder=None)
     app.config.update(
-        JSON_SORT_KEYS=False,
+        SECRET_KEY=instance.keyring.app_secret(),
         MAX_FORM_MEMORY_SIZE=1024 * 1024,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Strict",
     )
+    app.extensions["filon"] = instance
+    app.after_request(add_security_headers)
+    return app

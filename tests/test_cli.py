@@ -178,21 +178,17 @@ def test_serve_refuses_a_database_behind_the_code_and_upgrade_fixes_it(copy: Pat
     assert f"filon upgrade --instance {copy.resolve()}" in result.stderr
 
 
-def test_user_add_seals_the_desk_with_a_members_password(copy: Path) -> None:
-    result = filon(
-        "user",
-        "add",
-        "amani",
-        "--role",
-        "investigator",
-        "--desk",
-        "drc-minerals",
-        "--granted-by",
-        "admin",
-        "--instance",
-        str(copy),
-        stdin=DEMO_PASSWORD + "\n",
+def add_amani(instance: Path, granter_password: str) -> subprocess.CompletedProcess[str]:
+    """Add an investigator to the demo desk, unlocked by the demo admin's password."""
+    return filon(
+        *("user", "add", "amani", "--role", "investigator", "--desk", "drc-minerals"),
+        *("--granted-by", "admin", "--instance", str(instance)),
+        stdin=granter_password + "\n",
     )
+
+
+def test_user_add_seals_the_desk_with_a_members_password(copy: Path) -> None:
+    result = add_amani(copy, DEMO_PASSWORD)
     assert result.returncode == 0, result.stderr
     assert re.search(r"password:\s+\S{20,}", result.stdout)
     listed = filon("user", "list", "--instance", str(copy)).stdout
@@ -200,20 +196,7 @@ def test_user_add_seals_the_desk_with_a_members_password(copy: Path) -> None:
 
 
 def test_user_add_with_a_wrong_password_changes_nothing(copy: Path) -> None:
-    result = filon(
-        "user",
-        "add",
-        "amani",
-        "--role",
-        "investigator",
-        "--desk",
-        "drc-minerals",
-        "--granted-by",
-        "admin",
-        "--instance",
-        str(copy),
-        stdin="not the password\n",
-    )
+    result = add_amani(copy, "not the password")
     assert result.returncode == 1
     assert "wrong password" in result.stderr
     assert "amani" not in filon("user", "list", "--instance", str(copy)).stdout

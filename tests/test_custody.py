@@ -89,15 +89,7 @@ def test_a_rewritten_tail_does_not_link(instance: Instance) -> None:
         ).one()
         # A forger recomputes the event's own hash but cannot make it follow a changed parent.
         last.prev_hash = "f" * 64
-        last.hash = event_hash(
-            subject=last.subject,
-            seq=last.seq,
-            actor=last.actor,
-            action=last.action,
-            at=last.at,
-            details=last.details,
-            prev=last.prev_hash,
-        )
+        last.hash = event_hash(last)
     with pytest.raises(CustodyChainBroken, match="does not follow"), instance.sessions() as s:
         chain(s, SUBJECT)
 
