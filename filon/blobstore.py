@@ -19,12 +19,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from crypto.stream import MAGIC, Readable, StreamReader, StreamSummary, encrypt_stream
+from crypto.stream import (
+    MAGIC,
+    PREFIX_SIZE,
+    Readable,
+    StreamReader,
+    StreamSummary,
+    encrypt_stream,
+)
 from filon.errors import BlobNotFound, InvalidBlobId, NotCiphertext
 
 BLOB_ID = re.compile(r"\A[0-9a-f]{32}\Z")
 COPY_CHUNK = 1024 * 1024
 _TMP = "tmp"
+_UPLOADS = "uploads"
 
 
 @dataclass
@@ -42,6 +50,7 @@ class BlobStore:
         self.root = root.resolve()
         self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
         (self.root / _TMP).mkdir(mode=0o700, exist_ok=True)
+        (self.root / _UPLOADS).mkdir(mode=0o700, exist_ok=True)
 
     @staticmethod
     def new_id() -> str:
@@ -133,10 +142,94 @@ class BlobStore:
             raise BlobNotFound(f"no blob {blob_id}") from exc
         _fsync_dir(path.parent)
 
+    # -- streams that arrive over time (uploads, the no-JavaScript form) -------------------------
+    #
+    # An incoming stream lives under uploads/<blob id> until its submission either adopts it
+    # as a blob (renamed into place under the same id) or discards it. Its bytes are
+    # ciphertext from the first one: chunks of the source's stream, or the output of a
+    # StreamWriter.
+
+    def incoming_path(self, blob_id: str) -> Path:
+        """Where an incoming stream is kept until its submission."""
+        if not isinstance(blob_id, str) or not BLOB_ID.match(blob_id):
+            raise InvalidBlobId("not a blob id")
+        return self.root / _UPLOADS / blob_id
+
+    def create_incoming(self, header: bytes, size: int) -> str:
+        """Start an upload: the stream's magic and header, then room for ``size`` bytes of chunks.
+
+        Every chunk but the last has the same size, so each is written straight to its final
+        offset whatever order it arrives in.
+        """
+        blob_id = self.new_id()
+        fd = os.open(self.incoming_path(blob_id), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            os.write(fd, MAGIC + header)
+            os.ftruncate(fd, PREFIX_SIZE + size)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        _fsync_dir(self.root / _UPLOADS)
+        return blob_id
+
+    def write_incoming(self, blob_id: str, offset: int, data: bytes) -> None:
+        """Write ciphertext at ``offset`` of an incoming stream and make it durable."""
+        fd = os.open(self.incoming_path(blob_id), os.O_WRONLY)
+        try:
+            os.pwrite(fd, data, offset)
+            os.fsync(fd)  # a chunk is acknowledged only once it is on disk
+        finally:
+            os.close(fd)
+
+    @contextmanager
+    def incoming_writer(self) -> Iterator[PendingBlob]:
+        """Write an incoming stream sequentially (the no-JavaScript path seals as it reads)."""
+        blob_id = self.new_id()
+        path = self.incoming_path(blob_id)
+        handle = open(path, "xb")  # noqa: SIM115 - closed in every branch below
+        try:
+            yield PendingBlob(blob_id, handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+            handle.close()
+        except BaseException:
+            handle.close()
+            path.unlink(missing_ok=True)
+            raise
+
+    def open_incoming(self, blob_id: str) -> BinaryIO:
+        """Read an incoming stream."""
+        try:
+            return open(self.incoming_path(blob_id), "rb")
+        except FileNotFoundError as exc:
+            raise BlobNotFound(f"no incoming stream {blob_id}") from exc
+
+    def adopt_incoming(self, blob_id: str) -> str:
+        """Make a verified incoming stream a blob, under the same id; returns the id."""
+        source = self.incoming_path(blob_id)
+        self._check_magic(source)
+        final = self.path(blob_id)
+        final.parent.mkdir(mode=0o700, exist_ok=True)
+        source.replace(final)
+        _fsync_dir(final.parent)
+        _fsync_dir(source.parent)
+        return blob_id
+
+    def return_incoming(self, blob_id: str) -> None:
+        """Undo :meth:`adopt_incoming` when the record that adopted a stream failed."""
+        final = self.path(blob_id)
+        if final.exists():
+            final.replace(self.incoming_path(blob_id))
+            _fsync_dir(self.root / _UPLOADS)
+
+    def discard_incoming(self, blob_id: str) -> None:
+        """Remove an incoming stream that will not be kept."""
+        self.incoming_path(blob_id).unlink(missing_ok=True)
+
     def ids(self) -> Iterator[str]:
         """Every stored blob id (for audits and orphan checks)."""
         for shard in sorted(self.root.iterdir()):
-            if shard.name == _TMP or not shard.is_dir():
+            if shard.name in (_TMP, _UPLOADS) or not shard.is_dir():
                 continue
             for entry in sorted(shard.iterdir()):
                 if BLOB_ID.match(entry.name):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from collections.abc import Callable
@@ -25,6 +26,7 @@ from filon.instance import Instance, init_instance
 from filon.keyring import Keyring, check_permissions
 from filon.models import Desk, Role, User
 from filon.settings import Settings, default_instance_dir
+from filon.submissions import open_submission, safe_filename, write_evidence
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -159,6 +161,66 @@ def rotate_intake_key(instance_dir: Path | None) -> None:
     check_permissions(settings.keys_dir)
     key = Keyring(settings.keys_dir).rotate_intake_key()
     click.echo(f"new intake key: {format_fingerprint(key.key_id)}")
+
+
+@cli.command("open")
+@instance_option
+@click.argument("receipt")
+@click.option("--user", "username", required=True, help="A member of the submission's desk.")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Write the cleaned files here.",
+)
+def open_command(instance_dir: Path | None, receipt: str, username: str, out: Path | None) -> None:
+    """Print a submission's answers as JSON and write its cleaned files to --out."""
+    instance = _open(instance_dir)
+    with instance.sessions() as session:
+        member = get_user(session, username)
+        user_key = _unlock(member, read_secret(f"Password of {username}"))
+        opened = open_submission(session, reference=receipt, user=member, user_key=user_key)
+        files = []
+        if out is not None:
+            out.mkdir(mode=0o700, parents=True, exist_ok=True)
+        reports = opened.document.get("files", [])
+        for index, (evidence, report) in enumerate(zip(opened.evidence, reports, strict=True)):
+            entry = {
+                k: report.get(k)
+                for k in (
+                    "name",
+                    "type",
+                    "size",
+                    "sha256",
+                    "status",
+                    "found",
+                    "removed",
+                    "reason",
+                    "location",
+                    "taken_at",
+                )
+            }
+            if out is not None:
+                path = out / safe_filename(report.get("name", ""), index, report.get("extension"))
+                with open(path, "xb") as handle:
+                    write_evidence(instance.store, evidence, opened.desk_key, handle)
+                entry["path"] = str(path)
+            files.append(entry)
+    click.echo(
+        json.dumps(
+            {
+                "receipt": opened.submission.reference,
+                "desk": opened.desk.slug,
+                "received_at": opened.document.get("received_at"),
+                "lang": opened.document.get("lang"),
+                "answers": opened.document.get("answers", {}),
+                "files": files,
+            },
+            indent=2,
+            ensure_ascii=False,
+        )
+    )
+    instance.close()
 
 
 @cli.group()

@@ -235,3 +235,34 @@ class PowChallenge(Base):
 
     challenge_hash: Mapped[hex_digest] = mapped_column(primary_key=True)
     expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=False), index=True)
+
+
+class Upload(Base):
+    """A file arriving chunk by chunk over the intake protocol (steps 2 and 3).
+
+    The chunks are ciphertext the server cannot open yet: the file key travels only inside the
+    sealed envelope of the submission that names this upload.
+    """
+
+    __tablename__ = "uploads"
+
+    id: Mapped[intpk]
+    public_id: Mapped[str] = mapped_column(String(64), unique=True)  # the protocol's upload_id
+    blob_id: Mapped[str] = mapped_column(String(64), unique=True)  # where its bytes are kept
+    key_id: Mapped[hex_digest]  # the intake key the client used
+    header: Mapped[bytes] = mapped_column(LargeBinary(24))
+    ciphertext_size: Mapped[byte_count]  # bytes of all chunks, without magic and header
+    chunk_count: Mapped[int] = mapped_column(Integer)
+    created_hour: Mapped[hour]
+    used: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class UploadChunk(Base):
+    """One acknowledged chunk of an upload: written and fsynced before this row exists."""
+
+    __tablename__ = "upload_chunks"
+    __table_args__ = (UniqueConstraint("upload_id", "index"),)
+
+    id: Mapped[intpk]
+    upload_id: Mapped[int] = mapped_column(ForeignKey("uploads.id", ondelete="CASCADE"))
+    index: Mapped[int] = mapped_column(Integer)

@@ -11,10 +11,12 @@ from filon.web import install_json_errors, make_app
 
 def create_app(settings: Settings, instance: Instance | None = None) -> Flask:
     """Build the intake WSGI app for an instance."""
-    from intake import api, pages  # noqa: PLC0415 - blueprints import the app's services
+    from intake import api, i18n, nojs, pages  # noqa: PLC0415 - blueprints import the app's services
 
     app = make_app(__name__, instance or Instance.open(settings))
     install_json_errors(app)
+    i18n.init_app(app)
     app.register_blueprint(api.bp)
     app.register_blueprint(pages.bp)
+    app.register_blueprint(nojs.bp)
     return app

@@ -34,7 +34,9 @@ debian=()
 # The machine's Python may come from elsewhere (pyenv): ask apt only for what is missing.
 python3 -c 'import venv, ensurepip' 2>/dev/null || debian+=(python3 python3-venv)
 command -v node >/dev/null && command -v npm >/dev/null || debian+=(nodejs npm)
-[ $want_test -eq 1 ] && debian+=(postgresql)
+# The suite needs a PostgreSQL server, exiftool to check cleaning, ffmpeg for audio and video,
+# and Chromium for the browser tests (Debian's build: Playwright drives it, never downloads one).
+[ $want_test -eq 1 ] && debian+=(postgresql libimage-exiftool-perl ffmpeg chromium)
 [ ${#debian[@]} -gt 0 ] && need_debian "${debian[@]}"
 
 # Python: one virtual environment, reinstalled only when pyproject.toml changes.
@@ -55,4 +57,9 @@ if [ ! -f node_modules/.package-lock.json ] || ! cmp -s package-lock.json node_m
   say "installing browser libraries from package-lock.json"
   npm ci --no-audit --no-fund --loglevel=error
   cp package-lock.json node_modules/.filon-lock
+fi
+
+# The intake's translations: compile the committed .po catalogues (cheap, so every time).
+if [ -d intake/translations ]; then
+  .venv/bin/pybabel compile -d intake/translations -D messages >/dev/null
 fi

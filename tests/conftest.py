@@ -15,8 +15,10 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import threading
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -158,7 +160,8 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 @pytest.fixture
 def created(tmp_path: Path, db_url: str) -> Iterator[Created]:
     """A new instance on the test's database, with the recovery key it printed."""
-    result = init_instance(tmp_path / "instance", database_url=db_url)
+    # A low proof-of-work difficulty keeps many submissions fast; the check itself is the same.
+    result = init_instance(tmp_path / "instance", database_url=db_url, pow_difficulty=4)
     yield result
     result.instance.close()
 
@@ -167,6 +170,43 @@ def created(tmp_path: Path, db_url: str) -> Iterator[Created]:
 def instance(created: Created) -> Instance:
     """A new, empty instance."""
     return created.instance
+
+
+STAFF_PASSWORD = "investigator-password-for-tests"
+
+
+@dataclass(frozen=True)
+class DeskSetup:
+    """A desk with one investigator, as the demo has."""
+
+    slug: str
+    username: str
+    password: str
+
+
+@pytest.fixture
+def desk(instance: Instance) -> DeskSetup:
+    """The desk ``drc-minerals`` with the member ``investigator``."""
+    from filon.accounts import DeskGrant, create_user
+    from filon.db import transaction
+    from filon.desks import create_desk
+    from filon.models import Role
+
+    with transaction(instance.sessions) as session:
+        made, key = create_desk(
+            session,
+            slug="drc-minerals",
+            name="DR Congo minerals",
+            recovery_public_key=instance.settings.recovery_public_key,
+        )
+        create_user(
+            session,
+            username="investigator",
+            role=Role.INVESTIGATOR,
+            password=STAFF_PASSWORD,
+            grants=[DeskGrant(made, key)],
+        )
+    return DeskSetup("drc-minerals", "investigator", STAFF_PASSWORD)
 
 
 @pytest.fixture
@@ -183,6 +223,22 @@ def intake_app(instance: Instance) -> Flask:
 def intake_client(intake_app: Flask) -> FlaskClient:
     """A test client of the intake app."""
     return intake_app.test_client()
+
+
+@pytest.fixture
+def live_intake(intake_app: Flask) -> Iterator[str]:
+    """The intake app served by waitress on a free localhost port; yields its base URL."""
+    from waitress.server import create_server
+
+    server = create_server(intake_app, host="127.0.0.1", port=0, threads=4, ident="")
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.effective_port}"
+    finally:
+        server.close()
+        server.task_dispatcher.shutdown()
+        thread.join(timeout=10)
 
 
 @pytest.fixture

@@ -55,3 +55,30 @@ def test_upgrade_is_idempotent(engine: Engine) -> None:
     schema.upgrade(engine)
     schema.upgrade(engine)
     schema.check_current(engine)
+
+
+def test_upgrade_from_0001_keeps_data(engine: Engine) -> None:
+    """Every migration upgrades a database holding data; 0002 adds uploads beside it."""
+    schema.upgrade(engine, "0001")
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO desks (slug, name, public_key, sealed_for_recovery, keeps_originals,"
+                " created_day) VALUES ('drc', 'DRC', :pk, :sealed, false, '2026-11-01')"
+            ),
+            {"pk": b"\x01" * 32, "sealed": b"\x02" * 80},
+        )
+        connection.execute(
+            text(
+                "INSERT INTO custody_events (subject, seq, actor, action, at, details, prev_hash,"
+                " hash) VALUES ('s', 0, 'intake', 'received', '2026-11-01 10:00:00', '{}',"
+                " :zero, :one)"
+            ),
+            {"zero": "0" * 64, "one": "1" * 64},
+        )
+    schema.upgrade(engine)
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT slug, name FROM desks")).one() == ("drc", "DRC")
+        assert connection.execute(text("SELECT count(*) FROM custody_events")).scalar() == 1
+        assert connection.execute(text("SELECT count(*) FROM uploads")).scalar() == 0
+    assert schema.current_revision(engine) == schema.head_revision()

@@ -1,0 +1,454 @@
+"""The intake protocol v1 end to end, driven by a client written from DESIGN.md §4 alone."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+from nacl.public import PrivateKey, PublicKey, SealedBox
+from PIL import Image
+from sqlalchemy import select
+
+from filon.custody import chain
+from filon.db import transaction
+from filon.desks import get_desk
+from filon.instance import Instance
+from filon.models import CleaningStatus, Evidence, Source, Submission, Upload
+from filon.replies import create_reply
+from tests.client.filon_client import Client, FileToSend, ServerError, b64, unb64
+from tests.conftest import DeskSetup
+
+CANARY_TEXT = "CANARY-report-Rubaya-coltan-7d41e"
+CANARY_BYTES = b"CANARY-file-bytes-Bisie-tin-93b0c"
+
+
+@pytest.fixture
+def client(live_intake: str, instance: Instance) -> Client:
+    return Client(live_intake, expected_signing_key=instance.keyring.signing_key().public)
+
+
+def jpeg_with_exif() -> bytes:
+    image = Image.new("RGB", (64, 48), (200, 120, 40))
+    exif = Image.Exif()
+    exif[0x010F] = "CanaryCam"  # make
+    exif[0x0110] = "Model-X"  # model
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", exif=exif, quality=90)
+    return buffer.getvalue()
+
+
+def big_binary() -> bytes:
+    """Just over 3 MiB, so it spans four chunks, with the canary inside."""
+    return os.urandom(3 * 1024 * 1024 + 12345) + CANARY_BYTES
+
+
+def test_a_submission_with_files_round_trips_through_filon_open(
+    client: Client, instance: Instance, desk: DeskSetup, tmp_path: Path
+) -> None:
+    files = [
+        FileToSend("photo.jpg", "image/jpeg", jpeg_with_exif(), keep_location=False),
+        FileToSend("notes.txt", "text/plain", b"Seen at the washing site. " + CANARY_BYTES),
+        FileToSend("ledger.bin", "application/octet-stream", big_binary()),
+    ]
+    receipt = client.submit(
+        desk=desk.slug, answers={"report": CANARY_TEXT, "place": "Rubaya"}, files=files, lang="fr"
+    )
+    assert receipt.receipt.startswith("FLN-")
+    assert receipt.codename is not None
+    assert len(receipt.codename.split()) == 8
+
+    out = tmp_path / "out"
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "filon",
+            "open",
+            receipt.receipt,
+            "--user",
+            desk.username,
+            "--out",
+            str(out),
+            "--instance",
+            str(instance.settings.instance_dir),
+        ],
+        input=desk.password + "\n",
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    opened = json.loads(result.stdout)
+    assert opened["answers"] == {"report": CANARY_TEXT, "place": "Rubaya"}
+    assert opened["lang"] == "fr"
+    statuses = [f["status"] for f in opened["files"]]
+    assert statuses == ["cleaned", "nothing_to_clean", "not_cleaned"]
+    for sent, got in zip(files, opened["files"], strict=True):
+        assert got["sha256"] == hashlib.sha256(sent.data).hexdigest()
+        assert Path(got["path"]).parent == out
+    written = [Path(f["path"]).read_bytes() for f in opened["files"]]
+    assert b"CanaryCam" not in written[0]
+    assert Image.open(io.BytesIO(written[0])).size == (64, 48)
+    assert written[1] == files[1].data
+    assert written[2] == files[2].data
+
+
+def test_custody_chain_of_a_submission(client: Client, instance: Instance, desk: DeskSetup) -> None:
+    receipt = client.submit(
+        desk=desk.slug,
+        answers={"report": "x"},
+        files=[FileToSend("a.txt", "text/plain", b"hello")],
+    )
+    with instance.sessions() as session:
+        events = chain(session, f"submission:{receipt.receipt}")
+    assert [e.action for e in events] == ["received", "verified", "cleaned", "sealed"]
+    assert all(e.at.minute == 0 and e.at.second == 0 for e in events)
+    assert all(CANARY_TEXT not in e.details for e in events)
+
+
+def files_written_since(root: Path, since: float) -> list[Path]:
+    """Regular files under ``root`` changed since ``since`` (a test scans what it caused)."""
+    found = []
+    for path in root.rglob("*"):
+        try:
+            if path.is_file() and not path.is_symlink() and path.stat().st_mtime >= since:
+                found.append(path)
+        except OSError:
+            continue
+    return found
+
+
+def test_canaries_never_reach_disk(
+    client: Client, instance: Instance, desk: DeskSetup, db_url: str
+) -> None:
+    started = time.time() - 1
+    client.submit(
+        desk=desk.slug,
+        answers={"report": CANARY_TEXT},
+        files=[
+            FileToSend("n.txt", "text/plain", CANARY_BYTES * 10),
+            FileToSend("big.bin", "application/octet-stream", big_binary()),
+        ],
+    )
+    needles = [CANARY_TEXT.encode(), CANARY_BYTES, CANARY_TEXT.encode("utf-16-le")]
+    roots = [instance.settings.instance_dir, Path(tempfile.gettempdir())]
+    scanned = 0
+    for root in roots:
+        for path in files_written_since(root, started):
+            scanned += 1
+            assert not any(n in path.read_bytes() for n in needles), path
+    assert scanned >= 3  # at least the database and the two blobs were looked at
+    if db_url.startswith("postgresql"):
+        with instance.engine.connect() as connection:
+            dump = " ".join(
+                str(row)
+                for table in ("submissions", "evidence", "custody_events", "sources")
+                for row in connection.exec_driver_sql(f"SELECT * FROM {table}")  # noqa: S608
+            )
+        assert CANARY_TEXT not in dump
+
+
+def test_returning_source_adds_more_and_reads_replies(
+    client: Client, instance: Instance, desk: DeskSetup
+) -> None:
+    first = client.submit(desk=desk.slug, answers={"report": "first"})
+    second = client.submit(desk=desk.slug, answers={"report": "more"}, codename=first.codename)
+    assert second.codename is None  # only a new source is given a codename
+    with transaction(instance.sessions) as session:
+        submissions = list(session.scalars(select(Submission).order_by(Submission.id)))
+        assert submissions[0].source_id == submissions[1].source_id
+        source = session.get(Source, submissions[0].source_id)
+        assert source is not None
+        create_reply(
+            session,
+            source=source,
+            desk=get_desk(session, desk.slug),
+            text="Merci. Pouvez-vous préciser le lieu ?",
+        )
+    # Case and accents do not matter when the codename is typed again.
+    assert client.replies(first.codename.upper()) == ["Merci. Pouvez-vous préciser le lieu ?"]
+
+
+def test_unknown_codename(client: Client, desk: DeskSetup) -> None:
+    codename = client.submit(desk=desk.slug, answers={"report": "x"}).codename
+    other = " ".join(reversed(codename.split()))
+    with pytest.raises(ServerError) as caught:
+        client.replies(other)
+    assert (caught.value.status, caught.value.code) == (404, "codename_unknown")
+
+
+def test_chunks_in_any_order_idempotent_with_status(client: Client, desk: DeskSetup) -> None:
+    client.fetch_key()
+    key, header, chunks = client.encrypt(os.urandom(2 * 1024 * 1024 + 10))
+    created = client.post_json(
+        "/api/v1/uploads",
+        {"key_id": client.key_info["key_id"], "header": b64(header), "size": sum(map(len, chunks))},
+    )
+    assert created["received"] == 0
+    upload_id = created["upload_id"]
+    assert client.put_chunk(upload_id, 2, chunks[2]) == 1
+    assert client.put_chunk(upload_id, 2, chunks[2]) == 1
+    assert client.put_chunk(upload_id, 0, chunks[0]) == 2
+    assert client.request("GET", f"/api/v1/uploads/{upload_id}") == {"received": 2}
+    assert client.put_chunk(upload_id, 1, chunks[1]) == 3
+
+
+def expect_error(call, status: int, code: str) -> None:  # noqa: ANN001
+    with pytest.raises(ServerError) as caught:
+        call()
+    assert (caught.value.status, caught.value.code) == (status, code)
+
+
+def test_upload_errors(client: Client, desk: DeskSetup) -> None:
+    info = client.fetch_key()
+    key, header, chunks = client.encrypt(os.urandom(1024 * 1024 + 5))
+    size = sum(map(len, chunks))
+    post = client.post_json
+    expect_error(
+        lambda: post("/api/v1/uploads", {"key_id": "0" * 64, "header": b64(header), "size": size}),
+        400,
+        "unknown_key",
+    )
+    expect_error(
+        lambda: post(
+            "/api/v1/uploads", {"key_id": info["key_id"], "header": b64(header[:10]), "size": size}
+        ),
+        400,
+        "malformed_request",
+    )
+    expect_error(
+        lambda: post(
+            "/api/v1/uploads", {"key_id": info["key_id"], "header": b64(header), "size": 5}
+        ),
+        400,
+        "malformed_request",
+    )
+    expect_error(
+        lambda: post(
+            "/api/v1/uploads", {"key_id": info["key_id"], "header": b64(header), "size": "9"}
+        ),
+        400,
+        "malformed_request",
+    )
+    expect_error(
+        lambda: post(
+            "/api/v1/uploads", {"key_id": info["key_id"], "header": b64(header), "size": 2**62}
+        ),
+        413,
+        "too_large",
+    )
+    expect_error(
+        lambda: client.request("POST", "/api/v1/uploads", b"{not json"), 400, "malformed_request"
+    )
+    upload_id = post(
+        "/api/v1/uploads", {"key_id": info["key_id"], "header": b64(header), "size": size}
+    )["upload_id"]
+    expect_error(lambda: client.put_chunk(upload_id, 5, chunks[0]), 400, "chunk_rejected")
+    expect_error(lambda: client.put_chunk(upload_id, 0, chunks[0][:-1]), 400, "chunk_rejected")
+    expect_error(lambda: client.put_chunk(upload_id, 1, chunks[0]), 400, "chunk_rejected")
+    expect_error(lambda: client.put_chunk("no-such-upload", 0, chunks[0]), 404, "upload_not_found")
+    expect_error(lambda: client.request("GET", "/api/v1/uploads/nope"), 404, "upload_not_found")
+
+
+def _envelope_for(upload: str, file_key: bytes, data: bytes, **changes: object) -> dict:
+    entry = {
+        "upload_id": upload,
+        "key": b64(file_key),
+        "name": "f.bin",
+        "type": "application/octet-stream",
+        "size": len(data),
+        "sha256": hashlib.sha256(data).hexdigest(),
+        "keep": {"location": False, "time": False},
+    }
+    entry.update(changes)
+    return {
+        "v": 1,
+        "desk": "drc-minerals",
+        "lang": "en",
+        "codename": None,
+        "answers": {"report": "r"},
+        "files": [entry],
+    }
+
+
+@pytest.mark.parametrize(
+    ("changes", "tamper", "status", "code"),
+    [
+        ({}, True, 422, "file_rejected"),  # a flipped ciphertext byte
+        ({"sha256": "0" * 64}, False, 422, "file_rejected"),
+        ({"size": 10}, False, 422, "file_rejected"),
+        ({"key": b64(bytes(32))}, False, 422, "file_rejected"),
+        ({"size": -1}, False, 400, "envelope_invalid"),
+        ({"sha256": "XYZ"}, False, 400, "envelope_invalid"),
+        ({"keep": {"location": "yes"}}, False, 400, "envelope_invalid"),
+        ({"upload_id": "missing"}, False, 404, "upload_not_found"),
+    ],
+)
+def test_files_that_do_not_hold_are_refused_and_the_upload_is_kept(
+    client: Client,
+    instance: Instance,
+    desk: DeskSetup,
+    changes: dict,
+    tamper: bool,
+    status: int,
+    code: str,
+) -> None:
+    client.fetch_key()
+    data = os.urandom(1024 * 1024 + 99)
+    upload_id, key = client.upload(data)
+    if tamper:
+        with instance.sessions() as session:
+            upload = session.scalars(select(Upload).where(Upload.public_id == upload_id)).one()
+        path = instance.store.incoming_path(upload.blob_id)
+        raw = bytearray(path.read_bytes())
+        raw[100] ^= 1
+        path.write_bytes(bytes(raw))
+    envelope = _envelope_for(upload_id, key, data, **changes)
+    expect_error(
+        lambda: client.sealed_request("/api/v1/submissions", envelope, pow_=True), status, code
+    )
+    with instance.sessions() as session:
+        upload = session.scalars(select(Upload).where(Upload.public_id == upload_id)).one()
+        assert not upload.used
+        assert instance.store.incoming_path(upload.blob_id).exists()  # nothing received is lost
+        assert session.scalar(select(Submission.id)) is None
+    assert list(instance.store.ids()) == []
+
+
+def test_incomplete_and_reused_uploads(client: Client, desk: DeskSetup) -> None:
+    client.fetch_key()
+    data = os.urandom(2 * 1024 * 1024)
+    upload_id, key = client.upload(data, skip={1})
+    envelope = _envelope_for(upload_id, key, data)
+    expect_error(
+        lambda: client.sealed_request("/api/v1/submissions", envelope, pow_=True),
+        409,
+        "upload_incomplete",
+    )
+    client.fetch_key()
+    whole_id, whole_key = client.upload(data)
+    client.sealed_request(
+        "/api/v1/submissions", _envelope_for(whole_id, whole_key, data), pow_=True
+    )
+    client.fetch_key()
+    expect_error(
+        lambda: client.sealed_request(
+            "/api/v1/submissions", _envelope_for(whole_id, whole_key, data), pow_=True
+        ),
+        409,
+        "upload_used",
+    )
+
+
+def test_proof_of_work_is_required_and_single_use(client: Client, desk: DeskSetup) -> None:
+    client.fetch_key()
+    envelope = {
+        "v": 1,
+        "desk": desk.slug,
+        "lang": "en",
+        "codename": None,
+        "answers": {"report": "r"},
+        "files": [],
+    }
+    client.sealed_request("/api/v1/submissions", envelope, pow_=True)
+    expect_error(
+        lambda: client.sealed_request("/api/v1/submissions", envelope, pow_=True),
+        403,
+        "proof_of_work_failed",
+    )
+    client.fetch_key()
+    expect_error(
+        lambda: client.post_json(
+            "/api/v1/submissions", {"key_id": client.key_info["key_id"], "envelope": "AAAA"}
+        ),
+        400,
+        "malformed_request",
+    )
+
+
+@pytest.mark.parametrize(
+    ("envelope", "code"),
+    [
+        ({"v": 2}, "envelope_invalid"),
+        (
+            {"v": 1, "desk": "nowhere", "lang": "en", "answers": {"r": "x"}, "files": []},
+            "unknown_desk",
+        ),
+        (
+            {"v": 1, "desk": "drc-minerals", "lang": "en", "answers": {}, "files": []},
+            "envelope_invalid",
+        ),
+        (
+            {"v": 1, "desk": "drc-minerals", "lang": "!!", "answers": {"r": "x"}, "files": []},
+            "envelope_invalid",
+        ),
+        (
+            {"v": 1, "desk": "drc-minerals", "lang": "en", "answers": {"r": 5}, "files": []},
+            "envelope_invalid",
+        ),
+        (
+            {"v": 1, "desk": "drc-minerals", "lang": "en", "answers": {"r": "x"}, "files": {}},
+            "envelope_invalid",
+        ),
+        (
+            {
+                "v": 1,
+                "desk": "drc-minerals",
+                "lang": "en",
+                "answers": {"r": "x"},
+                "files": [],
+                "codename": "not a real codename at all ok",
+            },
+            "envelope_invalid",
+        ),
+    ],
+)
+def test_envelope_contents_are_checked(
+    client: Client, desk: DeskSetup, envelope: dict, code: str
+) -> None:
+    client.fetch_key()
+    expect_error(
+        lambda: client.sealed_request("/api/v1/submissions", envelope, pow_=True),
+        400 if code != "codename_unknown" else 404,
+        code,
+    )
+
+
+def test_an_envelope_for_another_key_is_refused(client: Client, desk: DeskSetup) -> None:
+    info = client.fetch_key()
+    stranger = bytes(PrivateKey.generate().public_key)
+    sealed = SealedBox(PublicKey(stranger)).encrypt(b'{"v": 1}')
+    payload = {
+        "key_id": info["key_id"],
+        "envelope": b64(sealed),
+        "pow": {
+            "challenge": info["pow"]["challenge"],
+            "nonce": client.solve(unb64(info["pow"]["challenge"]), info["pow"]["difficulty"]),
+        },
+    }
+    expect_error(lambda: client.post_json("/api/v1/submissions", payload), 400, "envelope_invalid")
+
+
+def test_cleaned_evidence_is_recorded_as_such(
+    client: Client, instance: Instance, desk: DeskSetup
+) -> None:
+    client.submit(
+        desk=desk.slug,
+        answers={"report": "r"},
+        files=[FileToSend("p.jpg", "image/jpeg", jpeg_with_exif())],
+    )
+    with instance.sessions() as session:
+        evidence = session.scalars(select(Evidence)).one()
+    assert evidence.cleaning_status is CleaningStatus.CLEANED
+    assert evidence.kind == "image"
+    assert instance.store.exists(evidence.blob_id)
+    assert list((instance.settings.blobs_dir / "uploads").iterdir()) == []
