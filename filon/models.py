@@ -266,3 +266,13 @@ class UploadChunk(Base):
     id: Mapped[intpk]
     upload_id: Mapped[int] = mapped_column(ForeignKey("uploads.id", ondelete="CASCADE"))
     index: Mapped[int] = mapped_column(Integer)
+
+
+class RateCounter(Base):
+    """Requests counted per window for a global limit (no per-client state: we keep no IPs)."""
+
+    __tablename__ = "rate_counters"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    window_start: Mapped[dt.datetime] = mapped_column(DateTime(timezone=False), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer)

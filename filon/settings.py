@@ -49,6 +49,9 @@ class Settings:
     casework_port: int = 8081
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
     pow_difficulty: int = DEFAULT_POW_DIFFICULTY
+    # The plain form carries no proof of work: a global cap keeps a flood from filling the
+    # disk. Ten a minute is far above what an NGO's intake sees.
+    nojs_submissions_per_hour: int = 600
     threads: int = 8
 
     @property
@@ -70,6 +73,8 @@ class Settings:
             raise SettingsInvalid("max_file_bytes must be at least 1 MiB")
         if not 0 <= self.pow_difficulty <= MAX_POW_DIFFICULTY:
             raise SettingsInvalid(f"pow_difficulty must be between 0 and {MAX_POW_DIFFICULTY}")
+        if self.nojs_submissions_per_hour < 1:
+            raise SettingsInvalid("nojs_submissions_per_hour must be at least 1")
         if not 1 <= self.threads <= 256:
             raise SettingsInvalid("threads must be between 1 and 256")
         if len(self.source_kdf_salt) != 16:
@@ -118,6 +123,12 @@ class Settings:
                 casework_port=int(environ.get("FILON_CASEWORK_PORT", casework["port"])),
                 max_file_bytes=int(environ.get("FILON_MAX_FILE_BYTES", intake["max_file_bytes"])),
                 pow_difficulty=int(environ.get("FILON_POW_DIFFICULTY", intake["pow_difficulty"])),
+                nojs_submissions_per_hour=int(
+                    environ.get(
+                        "FILON_NOJS_SUBMISSIONS_PER_HOUR",
+                        intake.get("nojs_submissions_per_hour", 600),
+                    )
+                ),
                 threads=int(environ.get("FILON_THREADS", data["filon"].get("threads", 8))),
             )
         except ValueError as exc:
@@ -137,6 +148,7 @@ class Settings:
             intake_port=self.intake_port,
             max_file_bytes=self.max_file_bytes,
             pow_difficulty=self.pow_difficulty,
+            nojs_submissions_per_hour=self.nojs_submissions_per_hour,
             casework_host=_toml_str(self.casework_host),
             casework_port=self.casework_port,
             salt=b64encode(self.source_kdf_salt),
@@ -173,6 +185,7 @@ host = {intake_host}
 port = {intake_port}
 max_file_bytes = {max_file_bytes}
 pow_difficulty = {pow_difficulty}
+nojs_submissions_per_hour = {nojs_submissions_per_hour}
 
 [casework]
 host = {casework_host}

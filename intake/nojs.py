@@ -8,10 +8,12 @@ temporary file). Each file then goes through the same pipeline as an upload.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from typing import IO, Any
 
 from flask import Blueprint, Response, make_response, render_template, request
+from flask_babel import lazy_gettext as _l
 from werkzeug.datastructures import CombinedMultiDict, MultiDict
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.formparser import parse_form_data
@@ -20,7 +22,9 @@ from crypto.errors import CryptoFailure
 from crypto.keys import b64encode, fingerprint, format_fingerprint
 from crypto.sealing import open_sealed
 from crypto.stream import StreamWriter, new_stream_key
+from filon import ratelimit
 from filon.blobstore import BlobStore
+from filon.db import transaction
 from filon.replies import replies_for_source
 from intake.envelope import MAX_ANSWER_CHARS, MAX_FILES
 from intake.errors import ProtocolError
@@ -86,6 +90,24 @@ class SealingSink:
 def submit_form() -> Response:
     """The multipart submission: seal files as they arrive, then run the pipeline."""
     filon = instance()
+    with transaction(filon.sessions) as session:
+        allowed = ratelimit.hit(
+            session,
+            "nojs-submit",
+            limit=filon.settings.nojs_submissions_per_hour,
+            window=dt.timedelta(hours=1),
+        )
+    if not allowed:
+        from intake.forms import SubmissionForm  # noqa: PLC0415
+        from intake.pages import render_submission_page  # noqa: PLC0415
+
+        return render_submission_page(
+            form=SubmissionForm(),
+            errors={
+                "form": _l("Too many reports are arriving right now. Please try again in an hour.")
+            },
+            status=429,
+        )
     sinks: list[SealingSink] = []
 
     def factory(

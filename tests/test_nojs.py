@@ -208,3 +208,19 @@ def test_returning_source_adds_more_and_reads_replies(
     wrong = source.read_replies(" ".join(reversed(codename.split())))
     assert wrong.status_code == 400
     assert b"Asante" not in wrong.data
+
+
+def test_a_global_limit_caps_the_plain_form(
+    source: NoScriptSource, instance: Instance, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import dataclasses
+
+    monkeypatch.setattr(
+        instance, "settings", dataclasses.replace(instance.settings, nojs_submissions_per_hour=2)
+    )
+    assert source.submit_report("one").status_code == 200
+    assert source.submit_report("two").status_code == 200
+    refused = source.submit_report("three", files=[("a.txt", "text/plain", b"x")])
+    assert refused.status_code == 429
+    assert b"try again" in refused.data.lower()
+    assert incoming_left(instance) == []

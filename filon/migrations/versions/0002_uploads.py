@@ -1,4 +1,4 @@
-"""uploads
+"""uploads and global rate counters
 
 Revision ID: 0002
 Revises: 0001
@@ -46,8 +46,16 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_upload_chunks")),
         sa.UniqueConstraint("upload_id", "index", name=op.f("uq_upload_chunks_upload_id")),
     )
+    op.create_table(
+        "rate_counters",
+        sa.Column("name", sa.String(length=64), nullable=False),
+        sa.Column("window_start", sa.DateTime(), nullable=False),
+        sa.Column("count", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("name", "window_start", name=op.f("pk_rate_counters")),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("rate_counters")
     op.drop_table("upload_chunks")
     op.drop_table("uploads")
