@@ -452,3 +452,24 @@ def test_cleaned_evidence_is_recorded_as_such(
     assert evidence.kind == "image"
     assert instance.store.exists(evidence.blob_id)
     assert list((instance.settings.blobs_dir / "uploads").iterdir()) == []
+
+
+def test_records_keep_hours_not_times_and_logs_keep_no_address(
+    client: Client, instance: Instance, desk: DeskSetup, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level("DEBUG")
+    client.submit(
+        desk=desk.slug, answers={"report": "r"}, files=[FileToSend("a.txt", "text/plain", b"a")]
+    )
+    with instance.sessions() as session:
+        submission = session.scalars(select(Submission)).one()
+        upload = session.scalars(select(Upload)).one()
+    for moment in (submission.received_hour, upload.created_hour):
+        assert (moment.minute, moment.second, moment.microsecond) == (0, 0, 0)
+    assert "127.0.0.1" not in caplog.text
+    assert "Python-urllib" not in caplog.text  # the client's user agent
+
+
+def test_every_intake_response_is_uncacheable(client: Client, intake_client) -> None:  # noqa: ANN001
+    for path in ("/", "/replies", "/safety", "/api/v1/key", "/api/v1/nothing"):
+        assert intake_client.get(path).headers["Cache-Control"] == "no-store", path
