@@ -10,7 +10,6 @@ from typing import Annotated, Any
 from sqlalchemy import BigInteger, DateTime, Engine, LargeBinary, MetaData, String, create_engine
 from sqlalchemy import event as sa_event
 from sqlalchemy.orm import DeclarativeBase, Session, mapped_column, sessionmaker
-from sqlalchemy.pool import NullPool
 
 # Stable constraint names, so Alembic migrations name the same thing on SQLite and PostgreSQL.
 NAMING_CONVENTION = {
@@ -40,9 +39,9 @@ class Base(DeclarativeBase):
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """Create an engine; SQLite gets foreign keys, WAL and a busy timeout."""
     if url.startswith("sqlite"):
-        # NullPool: every session opens its own connection, which SQLite makes cheap; it keeps
-        # a forked or threaded server from sharing one connection across threads.
-        engine = create_engine(url, poolclass=NullPool, **kwargs)
+        # SQLAlchemy pools file databases (one connection per thread at a time), so the
+        # pragmas below run once per connection, not once per request.
+        engine = create_engine(url, **kwargs)
         sa_event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     return create_engine(url, pool_pre_ping=True, **kwargs)

@@ -1,22 +1,31 @@
-"""Serve both apps from one process with waitress, a production WSGI server.
+"""Serve both apps from one process with Cheroot, a production WSGI server.
 
 The intake and the casework listen on two ports (in production, two onion services), each
-with its own thread pool, driven by one event loop. Waitress writes no access log, so no
-source address is ever logged.
+with its own thread pool. Cheroot hands the app the request body as it comes off the
+socket: it never spools a body to a temporary file (waitress does, above 512 KiB, which for
+the no-JavaScript form would put a source's plaintext on disk). It writes no access log,
+so no source address is ever logged.
 """
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import errno
 import signal
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import FrameType
 from typing import Any
 
-from waitress.server import create_server
+from cheroot import wsgi
 
 from filon.errors import FilonError
+
+# Sources on slow Tor circuits: give a chunk time to arrive before the connection is dropped.
+SOCKET_TIMEOUT = 300
+M_MMAP_THRESHOLD = -3
 
 
 class PortInUse(FilonError):
@@ -38,41 +47,68 @@ def _url(host: str, port: int) -> str:
     return f"http://{shown}:{port}"
 
 
+def return_large_buffers_to_the_system() -> None:
+    """Have glibc give every buffer of 256 KiB or more back to the system when freed.
+
+    Chunks are 1 MiB: by default glibc raises its mmap threshold as such buffers come and go
+    and then keeps them in per-thread arenas, so a server with many threads grows by tens of
+    MiB that it never uses again. A fixed threshold keeps memory flat.
+    """
+    name = ctypes.util.find_library("c")
+    if name is None:
+        return
+    libc = ctypes.CDLL(name)
+    if hasattr(libc, "mallopt"):
+        libc.mallopt(M_MMAP_THRESHOLD, 256 * 1024)
+
+
+def bind(listener: Listener, threads: int) -> wsgi.Server:
+    """Create and bind one server, naming a port that is already taken."""
+    server = wsgi.Server(
+        (listener.host, listener.port),
+        listener.app,
+        numthreads=threads,
+        timeout=SOCKET_TIMEOUT,
+        shutdown_timeout=5,
+    )
+    server.server_name = "filon"  # the Server header: nothing about our software's version
+    try:
+        server.prepare()
+    except OSError as exc:
+        # Cheroot folds the bind error into its message; the errno survives only as text.
+        cause = exc.__cause__
+        in_use = isinstance(cause, OSError) and cause.errno == errno.EADDRINUSE
+        if in_use or f"[Errno {errno.EADDRINUSE}]" in str(exc):
+            raise PortInUse(
+                f"port {listener.port} on {listener.host} is in use: stop the program "
+                f"using it or choose another port for the {listener.name}"
+            ) from exc
+        raise
+    return server
+
+
 def serve(listeners: list[Listener], *, threads: int, announce: Callable[[str], None]) -> None:
     """Bind every listener, announce ``name: URL`` lines, and serve until SIGTERM or SIGINT."""
-    socket_map: dict[int, Any] = {}
-    servers = []
+    return_large_buffers_to_the_system()
+    servers: list[wsgi.Server] = []
+    stop = threading.Event()
     try:
         for listener in listeners:
-            try:
-                server = create_server(
-                    listener.app,
-                    map=socket_map,
-                    host=listener.host,
-                    port=listener.port,
-                    threads=threads,
-                    ident="",  # no Server header naming our software
-                    # Sources on slow Tor circuits: give a chunk time to arrive.
-                    channel_timeout=300,
-                    clear_untrusted_proxy_headers=True,
-                )
-            except OSError as exc:
-                if exc.errno == errno.EADDRINUSE:
-                    raise PortInUse(
-                        f"port {listener.port} on {listener.host} is in use: stop the program "
-                        f"using it or choose another port for the {listener.name}"
-                    ) from exc
-                raise
-            servers.append(server)
+            servers.append(bind(listener, threads))
         for listener, server in zip(listeners, servers, strict=True):
-            announce(f"{listener.name}: {_url(listener.host, server.effective_port)}")
+            announce(f"{listener.name}: {_url(listener.host, server.bind_addr[1])}")
 
-        def _stop(signum: int, _frame: FrameType | None) -> None:
-            raise KeyboardInterrupt
+        def _stop(_signum: int, _frame: FrameType | None) -> None:
+            stop.set()
 
         signal.signal(signal.SIGTERM, _stop)
-        servers[0].run()  # one loop over the shared map serves every listener
+        signal.signal(signal.SIGINT, _stop)
+        workers = [threading.Thread(target=s.serve, daemon=True) for s in servers]
+        for worker in workers:
+            worker.start()
+        while not stop.wait(0.5):
+            if not all(worker.is_alive() for worker in workers):
+                break
     finally:
         for server in servers:
-            server.task_dispatcher.shutdown()
-            server.close()
+            server.stop()

@@ -36,7 +36,7 @@ python3 -c 'import venv, ensurepip' 2>/dev/null || debian+=(python3 python3-venv
 command -v node >/dev/null && command -v npm >/dev/null || debian+=(nodejs npm)
 # The suite needs a PostgreSQL server, exiftool to check cleaning, ffmpeg for audio and video,
 # and Chromium for the browser tests (Debian's build: Playwright drives it, never downloads one).
-[ $want_test -eq 1 ] && debian+=(postgresql libimage-exiftool-perl ffmpeg chromium)
+[ $want_test -eq 1 ] && debian+=(postgresql libimage-exiftool-perl libarchive-zip-perl ffmpeg chromium)
 [ ${#debian[@]} -gt 0 ] && need_debian "${debian[@]}"
 
 # Python: one virtual environment, reinstalled only when pyproject.toml changes.

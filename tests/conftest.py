@@ -227,17 +227,16 @@ def intake_client(intake_app: Flask) -> FlaskClient:
 
 @pytest.fixture
 def live_intake(intake_app: Flask) -> Iterator[str]:
-    """The intake app served by waitress on a free localhost port; yields its base URL."""
-    from waitress.server import create_server
+    """The intake app served as ``filon serve`` serves it, on a free localhost port."""
+    from filon.serve import Listener, bind
 
-    server = create_server(intake_app, host="127.0.0.1", port=0, threads=4, ident="")
-    thread = threading.Thread(target=server.run, daemon=True)
+    server = bind(Listener("intake", intake_app, "127.0.0.1", 0), threads=4)
+    thread = threading.Thread(target=server.serve, daemon=True)
     thread.start()
     try:
-        yield f"http://127.0.0.1:{server.effective_port}"
+        yield f"http://127.0.0.1:{server.bind_addr[1]}"
     finally:
-        server.close()
-        server.task_dispatcher.shutdown()
+        server.stop()
         thread.join(timeout=10)
 
 

@@ -288,7 +288,7 @@ def test_explicit_parameters_are_recorded() -> None:
 def test_production_parameters_are_not_cheap() -> None:
     assert kdf.USER_KEY_PARAMS.memlimit >= 256 * 1024**2
     assert kdf.USER_KEY_PARAMS.opslimit >= 3
-    assert kdf.SOURCE_KEY_PARAMS.memlimit >= 64 * 1024**2
+    assert kdf.SOURCE_KEY_PARAMS.memlimit >= 16 * 1024**2
     assert kdf.CHEAP_PARAMS.memlimit < kdf.SOURCE_KEY_PARAMS.memlimit
 
 

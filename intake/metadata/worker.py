@@ -1,0 +1,135 @@
+"""The cleaning worker: a separate process that cleans one file from its stdin, then exits.
+
+Run as ``python -m intake.metadata.worker`` by ``sandbox.py``, never by hand. Before it reads
+a byte of the file it locks itself down with resource limits, so that a parser bug in Pillow,
+libheif, qpdf, ffmpeg or our own code can at worst kill this process:
+
+- RLIMIT_FSIZE 0: no byte can be written to any file, on disk or in memory (memfd). This is
+  the proof that no plaintext reaches a temporary file, whatever a library might try.
+- RLIMIT_AS, RLIMIT_CPU: memory and CPU time (see ``limits.py``); a decompression bomb
+  or a parser loop ends here.
+- RLIMIT_NOFILE small, RLIMIT_CORE 0 (a core dump would write the plaintext to disk).
+
+Every library is imported before the limits are set, so nothing later needs to open files.
+
+Protocol (pipes only): in, a frame with a JSON header (``filename``, ``declared_type``, or
+``check``) and a frame with the file; out, a frame with the JSON result and a frame with the
+cleaned bytes. A frame is an 8-byte big-endian length and that many bytes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import sys
+from dataclasses import asdict
+from typing import BinaryIO
+
+from PIL import Image
+
+from intake.metadata import pictures
+from intake.metadata.dispatch import clean_bytes
+from intake.metadata.limits import (
+    CLEAN_MAX_BYTES,
+    WORKER_CPU_SECONDS,
+    WORKER_MEMORY_BYTES,
+    WORKER_OPEN_FILES,
+)
+
+HEADER_MAX_BYTES = 64 * 1024
+LIMITS = {
+    "RLIMIT_CORE": (0, 0),
+    "RLIMIT_FSIZE": (0, 0),
+    "RLIMIT_NOFILE": (WORKER_OPEN_FILES, WORKER_OPEN_FILES),
+    # The soft limit sends SIGXCPU; the hard one, two seconds later, SIGKILL.
+    "RLIMIT_CPU": (WORKER_CPU_SECONDS, WORKER_CPU_SECONDS + 2),
+    "RLIMIT_AS": (WORKER_MEMORY_BYTES, WORKER_MEMORY_BYTES),
+}
+
+
+class ProtocolError(Exception):
+    """The parent sent something that is not a well-formed request."""
+
+
+def apply_limits() -> None:
+    """Lock this process down; hard limits equal soft ones so they cannot be raised again."""
+    for name, (soft, hard) in LIMITS.items():
+        resource.setrlimit(getattr(resource, name), (soft, hard))
+
+
+def read_frame(stream: BinaryIO, limit: int) -> bytes:
+    """One length-prefixed frame of at most ``limit`` bytes."""
+    head = stream.read(8)
+    if len(head) != 8:
+        raise ProtocolError("missing frame")
+    length = int.from_bytes(head, "big")
+    if length > limit:
+        raise ProtocolError("frame too large")
+    body = stream.read(length)
+    if len(body) != length:
+        raise ProtocolError("short frame")
+    return body
+
+
+def write_frame(stream: BinaryIO, body: bytes) -> None:
+    """One length-prefixed frame."""
+    stream.write(len(body).to_bytes(8, "big"))
+    stream.write(body)
+
+
+def self_check() -> dict[str, object]:
+    """The limits in force, and proof that writing to a file fails (an in-memory file)."""
+    limits = {name: list(resource.getrlimit(getattr(resource, name))) for name in LIMITS}
+    try:
+        probe = os.memfd_create("filon-write-probe")
+    except OSError:
+        return {"limits": limits, "write_blocked": False}
+    try:
+        os.write(probe, b"x")
+        blocked = False
+    except OSError:
+        blocked = True
+    finally:
+        os.close(probe)
+    return {"limits": limits, "write_blocked": blocked}
+
+
+def serve(stdin: BinaryIO, stdout: BinaryIO) -> None:
+    """Answer one request from ``stdin`` on ``stdout``."""
+    header = json.loads(read_frame(stdin, HEADER_MAX_BYTES))
+    data = read_frame(stdin, CLEAN_MAX_BYTES)
+    if not isinstance(header, dict):
+        raise ProtocolError("header is not an object")
+    if header.get("check"):
+        write_frame(stdout, json.dumps(self_check()).encode())
+        write_frame(stdout, b"")
+        return
+    filename, declared = header.get("filename"), header.get("declared_type")
+    if not isinstance(filename, str) or not isinstance(declared, str):
+        raise ProtocolError("header fields missing")
+    outcome = clean_bytes(data, filename=filename, declared_type=declared)
+    fields = asdict(outcome)
+    cleaned = fields.pop("data")
+    write_frame(stdout, json.dumps(fields).encode())
+    write_frame(stdout, cleaned)
+
+
+def main() -> int:
+    """Lock down, clean one file, exit."""
+    # Pillow loads its format plugins on first use; load them now, before the limits.
+    pictures.configure()
+    Image.init()
+    apply_limits()
+    try:
+        serve(sys.stdin.buffer, sys.stdout.buffer)
+        sys.stdout.buffer.flush()
+    except (ProtocolError, ValueError) as error:
+        # No file content in this message: it goes to the parent's log at most.
+        sys.stderr.write(f"worker: bad request ({error.__class__.__name__})\n")
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
