@@ -50,6 +50,32 @@ def big_binary() -> bytes:
     return os.urandom(3 * 1024 * 1024 + 12345) + CANARY_BYTES
 
 
+def filon_open(instance: Instance, desk: DeskSetup, receipt: str, out: Path) -> dict:
+    """``filon open RECEIPT --user NAME --out DIR`` as a person runs it; its JSON output."""
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "filon",
+            "open",
+            receipt,
+            "--user",
+            desk.username,
+            "--instance",
+            str(instance.settings.instance_dir),
+            "--out",
+            str(out),
+        ],
+        input=desk.password + "\n",
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
 def test_a_submission_with_files_round_trips_through_filon_open(
     client: Client, instance: Instance, desk: DeskSetup, tmp_path: Path
 ) -> None:
@@ -66,28 +92,7 @@ def test_a_submission_with_files_round_trips_through_filon_open(
     assert len(receipt.codename.split()) == 8
 
     out = tmp_path / "out"
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "filon",
-            "open",
-            receipt.receipt,
-            "--user",
-            desk.username,
-            "--out",
-            str(out),
-            "--instance",
-            str(instance.settings.instance_dir),
-        ],
-        input=desk.password + "\n",
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    opened = json.loads(result.stdout)
+    opened = filon_open(instance, desk, receipt.receipt, out)
     assert opened["answers"] == {"report": CANARY_TEXT, "place": "Rubaya"}
     assert opened["lang"] == "fr"
     statuses = [f["status"] for f in opened["files"]]
@@ -477,3 +482,33 @@ def test_records_keep_hours_not_times_and_logs_keep_no_address(
 def test_every_intake_response_is_uncacheable(client: Client, intake_client) -> None:  # noqa: ANN001
     for path in ("/", "/replies", "/safety", "/api/v1/key", "/api/v1/nothing"):
         assert intake_client.get(path).headers["Cache-Control"] == "no-store", path
+
+
+def test_hostile_files_are_flagged_and_the_intake_keeps_serving(
+    client: Client, instance: Instance, desk: DeskSetup, tmp_path: Path
+) -> None:
+    from tests.samples import make
+
+    photo = jpeg_with_exif()
+    hostile = [
+        FileToSend("bomb.png", "image/png", make.png_bomb()),
+        FileToSend("cut.jpg", "image/jpeg", photo[: len(photo) // 2]),
+        FileToSend("polyglot.jpg", "image/jpeg", photo + make.zip_with_entries(3)),
+        FileToSend("photo.jpg", "image/jpeg", os.urandom(5000)),
+        FileToSend(
+            "many.docx",
+            "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+            make.zip_with_entries(10_000),
+        ),
+    ]
+    receipt = client.submit(desk=desk.slug, answers={"report": "hostile"}, files=hostile)
+    opened = filon_open(instance, desk, receipt.receipt, tmp_path / "out")
+    files = {f["name"]: f for f in opened["files"]}
+    for name in ("bomb.png", "cut.jpg", "photo.jpg", "many.docx"):
+        assert files[name]["status"] == "not_cleaned", name
+        assert files[name]["reason"], name
+    # The polyglot's picture is cleaned and the ZIP hidden behind it is gone.
+    polyglot = files["polyglot.jpg"]
+    assert polyglot["status"] == "cleaned"
+    assert b"PK\x03\x04" not in Path(polyglot["path"]).read_bytes()
+    assert client.request("GET", "/api/v1/key")["key_id"]  # still serving
