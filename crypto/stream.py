@@ -17,6 +17,8 @@ memory: one chunk in flight, never the whole file. A stream that breaks any rule
 from __future__ import annotations
 
 import hashlib
+import queue
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Protocol
@@ -201,6 +203,42 @@ class StreamDecryptor:
         return False
 
 
+class _Sha256Beside:
+    """SHA-256 computed on a second thread while the caller decrypts the next chunk.
+
+    Both libsodium (through cffi) and hashlib release the GIL on large buffers, so on two
+    cores hashing chunk ``i`` overlaps decrypting chunk ``i + 1``. At most two chunks wait.
+    """
+
+    def __init__(self) -> None:
+        self._sha = hashlib.sha256()
+        self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=2)
+        self._thread: threading.Thread | None = None
+
+    def update(self, data: bytes) -> None:
+        """Hash ``data`` after everything given before it."""
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, daemon=True)
+            self._thread.start()
+        self._queue.put(data)
+
+    def _run(self) -> None:
+        while (data := self._queue.get()) is not None:
+            self._sha.update(data)
+
+    def hexdigest(self) -> str:
+        """The digest of everything given (waits for the thread)."""
+        self.close()
+        return self._sha.hexdigest()
+
+    def close(self) -> None:
+        """Stop the thread (idempotent), e.g. when the stream is abandoned."""
+        if self._thread is not None:
+            self._queue.put(None)
+            self._thread.join()
+            self._thread = None
+
+
 def _read_exact(source: Readable, size: int) -> bytes:
     """Read ``size`` bytes, or fewer only at the end of the source."""
     first = source.read(size)
@@ -235,7 +273,7 @@ class StreamReader:
         self._key = key
         self._expected = expected_size
         self._consumed = 0
-        self._sha = hashlib.sha256()
+        self._sha = _Sha256Beside()
         self._plain_size = 0
         self._summary: StreamSummary | None = None
 
@@ -255,6 +293,12 @@ class StreamReader:
         return self._expected is not None and self._consumed < self._expected
 
     def __iter__(self) -> Iterator[bytes]:
+        try:
+            yield from self._chunks()
+        finally:
+            self._sha.close()
+
+    def _chunks(self) -> Iterator[bytes]:
         magic = self._read(len(MAGIC))
         if magic != MAGIC:
             raise BadMagic("not a filon-stream/1 stream: it does not start with FLN1")

@@ -9,11 +9,11 @@ the file key arrives only inside the sealed envelope of the submission.
 from __future__ import annotations
 
 import secrets
-from contextlib import suppress
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects.postgresql import insert as postgres_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from crypto.stream import ABYTES, CIPHER_CHUNK_SIZE, HEADER_BYTES, chunk_offset, stream_size
@@ -106,13 +106,12 @@ def put_chunk(
     if len(data) != expected:
         raise ChunkRejected(f"chunk {index} must be {expected} bytes, not {len(data)}")
     store.write_incoming(upload.blob_id, chunk_offset(index), data)
-    exists = session.scalar(
-        select(UploadChunk.id).where(UploadChunk.upload_id == upload.id, UploadChunk.index == index)
+    # The chunk is on disk; now record it. The same chunk arriving twice (a retry after a
+    # lost answer, or two at once) is held either way: a duplicate row is moot.
+    insert = sqlite_insert if session.get_bind().dialect.name == "sqlite" else postgres_insert
+    session.execute(
+        insert(UploadChunk).values(upload_id=upload.id, index=index).on_conflict_do_nothing()
     )
-    if exists is None:
-        # The same chunk arriving twice at once is held either way: a duplicate row is moot.
-        with suppress(IntegrityError), session.begin_nested():
-            session.add(UploadChunk(upload_id=upload.id, index=index))
     return received(session, upload)
 
 
