@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
-from flask import Flask
+from typing import TYPE_CHECKING
 
-from filon.instance import Instance
-from filon.settings import Settings
-from filon.web import install_json_errors, make_app
+if TYPE_CHECKING:
+    from flask import Flask, Response
+
+    from filon.instance import Instance
+    from filon.settings import Settings
 
 
 def create_app(settings: Settings, instance: Instance | None = None) -> Flask:
     """Build the intake WSGI app for an instance."""
-    from intake import api, i18n, nojs, pages  # noqa: PLC0415 - blueprints import the app's services
+    # Imported here, not at the top: the metadata worker (``-m intake.metadata.worker``)
+    # imports this package, and must start without Flask or the database layer.
+    from filon.instance import Instance  # noqa: PLC0415
+    from filon.web import install_json_errors, make_app  # noqa: PLC0415
+    from intake import api, i18n, nojs, pages  # noqa: PLC0415
 
     app = make_app(__name__, instance or Instance.open(settings))
     install_json_errors(app)
@@ -19,4 +25,11 @@ def create_app(settings: Settings, instance: Instance | None = None) -> Flask:
     app.register_blueprint(api.bp)
     app.register_blueprint(pages.bp)
     app.register_blueprint(nojs.bp)
+    app.after_request(_no_store)
     return app
+
+
+def _no_store(response: Response) -> Response:
+    # Nothing a source loaded may stay in their browser's cache for someone to find later.
+    response.headers["Cache-Control"] = "no-store"
+    return response

@@ -93,13 +93,28 @@ def test_security_headers(intake_client: FlaskClient, header: str, value: str) -
         assert intake_client.get(path).headers[header] == value
 
 
-def test_csp_allows_only_our_origin(intake_client: FlaskClient) -> None:
-    csp = intake_client.get("/").headers["Content-Security-Policy"]
-    directives = dict(part.strip().split(" ", 1) for part in csp.split(";"))
+def _csp(intake_client: FlaskClient, path: str) -> dict[str, str]:
+    csp = intake_client.get(path).headers["Content-Security-Policy"]
+    assert "http" not in csp  # no third-party host anywhere
+    return dict(part.strip().split(" ", 1) for part in csp.split(";"))
+
+
+@pytest.mark.parametrize("path", ["/safety", "/api/v1/key", "/api/v1/missing"])
+def test_csp_allows_only_our_origin(intake_client: FlaskClient, path: str) -> None:
+    directives = _csp(intake_client, path)
     assert directives["default-src"] == "'self'"
     assert directives["script-src"] == "'self'"
     assert directives["frame-ancestors"] == "'none'"
-    assert "http" not in csp  # no third-party host anywhere
+
+
+@pytest.mark.parametrize("path", ["/", "/replies"])
+def test_pages_that_seal_may_also_compile_webassembly_and_nothing_more(
+    intake_client: FlaskClient, path: str
+) -> None:
+    directives = _csp(intake_client, path)
+    assert directives["script-src"] == "'self' 'wasm-unsafe-eval'"
+    assert directives["default-src"] == "'self'"
+    assert "'unsafe-inline'" not in " ".join(directives.values())
 
 
 @pytest.mark.parametrize(
