@@ -165,7 +165,9 @@ class BlobStore:
         fd = os.open(self.incoming_path(blob_id), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         try:
             os.write(fd, MAGIC + header)
-            os.ftruncate(fd, PREFIX_SIZE + size)
+            # Reserve the disk space now: a full disk is refused here, before the source has
+            # sent anything, and chunks later only fill blocks that already exist.
+            os.posix_fallocate(fd, 0, PREFIX_SIZE + size)
             os.fsync(fd)
         finally:
             os.close(fd)
