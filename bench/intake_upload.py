@@ -1,7 +1,7 @@
 """Benchmark the intake on localhost: one large file through the protocol or the plain form.
 
 Starts ``filon serve`` on a fresh instance (under ``build/``), measures the raw speed of the
-same disk (write + fsync of the same number of bytes), then sends one file:
+same disk (write + fsync of the same number of bytes, median of three), then sends one file:
 
 - ``--path api`` (default): the JavaScript path — the file is encrypted here as the browser
   would (``filon-stream/1``), announced, PUT chunk by chunk over four keep-alive connections,
