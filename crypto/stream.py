@@ -380,7 +380,7 @@ class StreamWriter:
         self._sink = sink
         self._encryptor = StreamEncryptor(key)
         self._buffer = bytearray()
-        self._sha = hashlib.sha256()
+        self._sha = _Sha256Beside()
         self._plain_size = 0
         self._cipher_size = PREFIX_SIZE
         self._chunks = 0
@@ -402,8 +402,10 @@ class StreamWriter:
         if self.closed:
             raise ValueError("write to a closed StreamWriter")
         view = memoryview(data).cast("B")
-        self._sha.update(view)
         self._plain_size += len(view)
+        if not self._buffer and len(view) == CHUNK_SIZE and isinstance(data, bytes):
+            self._emit(data, final=False)  # a whole chunk as it came: no copy needed
+            return CHUNK_SIZE
         self._buffer += view
         while len(self._buffer) >= CHUNK_SIZE:
             self._emit(bytes(self._buffer[:CHUNK_SIZE]), final=False)
@@ -412,6 +414,7 @@ class StreamWriter:
 
     def _emit(self, plaintext: bytes, *, final: bool) -> None:
         ciphertext = self._encryptor.encrypt_chunk(plaintext, final=final)
+        self._sha.update(plaintext)  # immutable bytes: safe to hash on the other thread
         self._sink.write(ciphertext)
         self._cipher_size += len(ciphertext)
         self._chunks += 1
@@ -434,23 +437,15 @@ class StreamWriter:
         """Stop without a final chunk and drop the buffered plaintext."""
         self._buffer[:] = bytes(len(self._buffer))  # overwrite plaintext before release
         self._buffer.clear()
+        self._sha.close()
         self.closed = True
 
 
 def encrypt_stream(source: Readable, sink: Writable, key: bytes) -> StreamSummary:
     """Encrypt everything ``source`` yields into a stream on ``sink``, one chunk at a time."""
-    encryptor = StreamEncryptor(key)
-    sink.write(MAGIC + encryptor.header)
-    sha = hashlib.sha256()
-    plain_size, cipher_size, chunks = 0, PREFIX_SIZE, 0
-    while True:
-        plaintext = _read_exact(source, CHUNK_SIZE)
-        final = len(plaintext) < CHUNK_SIZE
-        ciphertext = encryptor.encrypt_chunk(plaintext, final=final)
-        sink.write(ciphertext)
-        sha.update(plaintext)
-        plain_size += len(plaintext)
-        cipher_size += len(ciphertext)
-        chunks += 1
-        if final:
-            return StreamSummary(plain_size, cipher_size, sha.hexdigest(), chunks)
+    with StreamWriter(sink, key) as writer:
+        while plaintext := _read_exact(source, CHUNK_SIZE):
+            writer.write(plaintext)
+    if writer.summary is None:
+        raise RuntimeError("the stream writer closed without a summary")
+    return writer.summary

@@ -21,7 +21,7 @@ from werkzeug.formparser import parse_form_data
 from crypto.errors import CryptoFailure
 from crypto.keys import b64encode, fingerprint, format_fingerprint
 from crypto.sealing import open_sealed
-from crypto.stream import StreamWriter, new_stream_key
+from crypto.stream import StreamSummary, StreamWriter, new_stream_key
 from filon import ratelimit
 from filon.blobstore import BlobStore
 from filon.db import transaction
@@ -66,15 +66,15 @@ class SealingSink:
         """The plaintext is not kept: reading gives nothing."""
         return b""
 
-    def finish(self) -> int:
-        """Write the final chunk and make the stream durable; returns the stream's size."""
+    def finish(self) -> StreamSummary:
+        """Write the final chunk and make the stream durable; returns what the writer saw."""
         self._writer.close()
         self._file.flush()
         os.fsync(self._file.fileno())
         self._file.close()
         if self._writer.summary is None:
             raise RuntimeError("the stream writer closed without a summary")
-        return self._writer.summary.ciphertext_size
+        return self._writer.summary
 
     def discard(self) -> None:
         """Drop the stream (the submission failed or the part was empty)."""
@@ -153,11 +153,13 @@ def _submit(
         if not storage.filename and sink.size == 0:
             continue  # the empty part a browser sends when no file was chosen: discarded
         sinks.remove(sink)  # from here the pipeline owns this stream
+        summary = sink.finish()
         incoming.append(
             IncomingFile(
                 blob_id=sink.blob_id,
                 key=sink.key,
-                stream_size=sink.finish(),
+                stream_size=summary.ciphertext_size,
+                sealed_here=summary,
                 name=(storage.filename or "file")[:255],
                 type=(storage.mimetype or "application/octet-stream")[:255],
                 claimed_size=None,

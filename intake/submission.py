@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from crypto.errors import StreamError
 from crypto.sealing import seal
 from crypto.signing import sign_detached
-from crypto.stream import StreamReader, new_stream_key
+from crypto.stream import StreamReader, StreamSummary, new_stream_key
 from filon.custody import record_event
 from filon.db import current_hour, transaction, utc_now
 from filon.desks import get_desk
@@ -49,6 +49,8 @@ class IncomingFile:
     type: str
     claimed_size: int | None  # plaintext bytes, as the envelope claims (None: server-sealed)
     claimed_sha256: str | None
+    # Set when this server sealed the stream itself (the plain form): what its writer saw.
+    sealed_here: StreamSummary | None = None
     keep_location: bool = False
     keep_time: bool = False
 
@@ -184,6 +186,11 @@ def _verify(
     instance: Instance, incoming: IncomingFile, index: int
 ) -> tuple[bytes | None, str, int]:
     """Read a stream through, checking every chunk, size and SHA-256; keep it if small."""
+    sealed_here = incoming.sealed_here
+    if sealed_here is not None and sealed_here.plaintext_size > metadata.CLEAN_MAX_BYTES:
+        # Our own stream, too large to clean: its writer already hashed every byte, and
+        # there is no client claim to check, so reading it back would only cost time.
+        return None, sealed_here.plaintext_sha256, sealed_here.plaintext_size
     keep = incoming.claimed_size is None or incoming.claimed_size <= metadata.CLEAN_MAX_BYTES
     buffer = bytearray() if keep else None
     with instance.store.open_incoming(incoming.blob_id) as handle:
