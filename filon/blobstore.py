@@ -183,22 +183,6 @@ class BlobStore:
         finally:
             os.close(fd)
 
-    @contextmanager
-    def incoming_writer(self) -> Iterator[PendingBlob]:
-        """Write an incoming stream sequentially (the no-JavaScript path seals as it reads)."""
-        blob_id = self.new_id()
-        path = self.incoming_path(blob_id)
-        handle = open(path, "xb")  # noqa: SIM115 - closed in every branch below
-        try:
-            yield PendingBlob(blob_id, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-            handle.close()
-        except BaseException:
-            handle.close()
-            path.unlink(missing_ok=True)
-            raise
-
     def open_incoming(self, blob_id: str) -> BinaryIO:
         """Read an incoming stream."""
         try:

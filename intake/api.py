@@ -76,6 +76,16 @@ def _json_body() -> dict[str, Any]:
     return data
 
 
+def _b64_field(data: dict[str, Any], name: str) -> bytes:
+    value = data.get(name)
+    if not isinstance(value, str):
+        raise MalformedRequest(f"{name} must be a base64 string")
+    try:
+        return b64decode(value, what=name)
+    except KeyFormatError as exc:
+        raise MalformedRequest(str(exc)) from exc
+
+
 def _intake_key(data: dict[str, Any]) -> IntakeKey:
     key_id = data.get("key_id")
     key = instance().keyring.intake_key(key_id) if isinstance(key_id, str) else None
@@ -126,10 +136,7 @@ def create_upload() -> tuple[Response, int]:
     size = data.get("size")
     if isinstance(size, bool) or not isinstance(size, int) or size < 0:
         raise MalformedRequest("size must be a non-negative integer (ciphertext bytes)")
-    try:
-        header = b64decode(data.get("header"), what="header")  # type: ignore[arg-type]
-    except KeyFormatError as exc:
-        raise MalformedRequest(str(exc)) from exc
+    header = _b64_field(data, "header")
     filon = instance()
     with transaction(filon.sessions) as session:
         upload = uploads.create_upload(
@@ -248,10 +255,7 @@ def list_replies() -> Response:
 def _spend_proof_of_work(proof: object) -> None:
     if not isinstance(proof, dict):
         raise MalformedRequest("pow must be {challenge, nonce}")
-    try:
-        challenge = b64decode(proof.get("challenge"), what="challenge")  # type: ignore[arg-type]
-    except KeyFormatError as exc:
-        raise MalformedRequest(str(exc)) from exc
+    challenge = _b64_field(proof, "challenge")
     filon = instance()
     try:
         with transaction(filon.sessions) as session:

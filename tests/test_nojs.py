@@ -21,7 +21,7 @@ from filon.replies import create_reply
 from filon.submissions import open_submission, write_evidence
 from intake import metadata
 from tests.conftest import DeskSetup
-from tests.test_protocol import CANARY_BYTES, CANARY_TEXT, files_written_since, jpeg_with_exif
+from tests.test_protocol import CANARY_BYTES, CANARY_TEXT, assert_not_written, jpeg_with_exif
 
 
 class NoScriptSource:
@@ -115,16 +115,8 @@ def test_canaries_never_reach_disk_without_javascript(
     started = time.time() - 1
     page = source.submit_report(CANARY_TEXT, files=[("n.txt", "text/plain", CANARY_BYTES * 50)])
     assert page.status_code == 200
-    scanned = 0
-    for root in (instance.settings.instance_dir, Path(tempfile.gettempdir())):
-        for path in files_written_since(root, started):
-            try:
-                data = path.read_bytes()
-            except OSError:  # removed meanwhile by whoever wrote it (another test run)
-                continue
-            scanned += 1
-            assert CANARY_TEXT.encode() not in data, path
-            assert CANARY_BYTES not in data, path
+    roots = [instance.settings.instance_dir, Path(tempfile.gettempdir())]
+    scanned = assert_not_written([CANARY_TEXT.encode(), CANARY_BYTES], roots, started)
     assert scanned >= 2
 
 

@@ -132,6 +132,21 @@ def files_written_since(root: Path, since: float) -> list[Path]:
     return found
 
 
+def assert_not_written(needles: list[bytes], roots: list[Path], since: float) -> int:
+    """Scan every file written under ``roots`` since ``since``, byte for byte; count them."""
+    scanned = 0
+    for root in roots:
+        for path in files_written_since(root, since):
+            try:
+                data = path.read_bytes()
+            except OSError:  # removed meanwhile by whoever wrote it (another test run)
+                continue
+            scanned += 1
+            for needle in needles:
+                assert needle not in data, f"{needle!r} written to {path}"
+    return scanned
+
+
 def test_canaries_never_reach_disk(
     client: Client, instance: Instance, desk: DeskSetup, db_url: str
 ) -> None:
@@ -146,15 +161,7 @@ def test_canaries_never_reach_disk(
     )
     needles = [CANARY_TEXT.encode(), CANARY_BYTES, CANARY_TEXT.encode("utf-16-le")]
     roots = [instance.settings.instance_dir, Path(tempfile.gettempdir())]
-    scanned = 0
-    for root in roots:
-        for path in files_written_since(root, started):
-            try:
-                data = path.read_bytes()
-            except OSError:  # removed meanwhile by whoever wrote it (another test run)
-                continue
-            scanned += 1
-            assert not any(n in data for n in needles), path
+    scanned = assert_not_written(needles, roots, started)
     assert scanned >= 3  # at least the database and the two blobs were looked at
     if db_url.startswith("postgresql"):
         with instance.engine.connect() as connection:
