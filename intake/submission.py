@@ -32,8 +32,8 @@ from filon.errors import NotFound
 from filon.instance import Instance
 from filon.models import CleaningStatus, Desk, Evidence, Submission, Upload
 from intake import metadata
-from intake.errors import FileRejected, UnknownDesk
-from intake.sources import KnownSource, resolve_source
+from intake.errors import FileRejected, UnknownDesk, UploadUsed
+from intake.sources import KnownSource, find_source, resolve_source
 
 RECEIPT_PREFIX = "FLN"
 
@@ -111,6 +111,8 @@ def submit(
             desk = get_desk(session, desk_slug)
         except NotFound as exc:
             raise UnknownDesk(f"there is no desk {desk_slug!r}") from exc
+        if codename is not None:
+            find_source(session, instance, codename)  # a mistyped codename fails before the work
     with _cleanup_on_failure(instance) as cleanup:
         stored = [
             _store_file(instance, desk, incoming, index, cleanup.written)
@@ -129,9 +131,15 @@ def submit(
                 stored=stored,
             )
             if upload_ids:
-                session.execute(
-                    update(Upload).where(Upload.public_id.in_(upload_ids)).values(used=True)
+                # Only uploads still unused: a second submission racing for the same upload
+                # finds it taken here, inside the transaction, and changes nothing.
+                taken = session.execute(
+                    update(Upload)
+                    .where(Upload.public_id.in_(upload_ids), Upload.used.is_(False))
+                    .values(used=True)
                 )
+                if taken.rowcount != len(upload_ids):  # type: ignore[attr-defined]
+                    raise UploadUsed("an upload already belongs to a submission")
             # The source's verified streams become blobs in the same step as the record.
             for item in stored:
                 if item.incoming.blob_id in (item.blob_id, item.original_blob_id):
@@ -149,7 +157,7 @@ def submit(
         files=[
             FileOutcome(
                 item.incoming.name,
-                item.result.status if item.result else CleaningStatus.NOT_CLEANED,
+                CleaningStatus(item.report["status"]),
                 item.report.get("reason"),
             )
             for item in stored
