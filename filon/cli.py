@@ -19,7 +19,7 @@ from filon import schema
 from filon.accounts import DeskGrant, create_user, generate_password, get_user, open_desk_key
 from filon.accounts import unlock_user_key as _unlock
 from filon.db import make_engine, transaction
-from filon.demo import render_logins, saved_logins, seed_demo
+from filon.demo import DEMO_DESK, render_logins, saved_logins, seed_demo
 from filon.desks import create_desk, get_desk, open_desk_key_with_recovery
 from filon.errors import FilonError
 from filon.instance import Instance, init_instance
@@ -96,8 +96,16 @@ def init(
         f"  fingerprint {format_fingerprint(fingerprint(created.recovery_public_key))}\n"
     )
     if demo:
+        from intake.demo import seed_submissions  # noqa: PLC0415 - composition root
+
         logins = seed_demo(instance, password=demo_password)
+        receipts = seed_submissions(instance, DEMO_DESK)
         click.echo(render_logins(logins))
+        click.echo(
+            f"sample submissions on {DEMO_DESK}: "
+            + ", ".join(outcome.receipt for outcome in receipts)
+            + "\n"
+        )
     instance.close()
 
 

@@ -226,3 +226,28 @@ def test_wsgi_entry_points_serve_the_instance(copy: Path, monkeypatch: pytest.Mo
     assert casework_app.test_client().get("/").status_code == 200
     intake_app.extensions["filon"].close()
     casework_app.extensions["filon"].close()
+
+
+def test_demo_submissions_came_through_the_pipeline(demo: tuple[Path, str], tmp_path: Path) -> None:
+    path, output = demo
+    receipts = re.findall(r"FLN(?:-[A-Z2-7]{4}){4}", output)
+    assert len(receipts) == 2
+    result = filon(
+        "open",
+        receipts[0],
+        "--user",
+        "investigator",
+        "--instance",
+        str(path),
+        "--out",
+        str(tmp_path / "out"),
+        stdin=DEMO_PASSWORD + "\n",
+    )
+    assert result.returncode == 0, result.stderr
+    opened = json.loads(result.stdout)
+    assert opened["lang"] == "fr"
+    photo = opened["files"][0]
+    assert photo["status"] == "cleaned"
+    assert "GPS position" in photo["removed"]
+    assert photo["location"] is not None  # consented: kept beside the file, not in it
+    assert b"ExampleCam" not in Path(photo["path"]).read_bytes()
