@@ -4,10 +4,14 @@ Serves the intake app from a fresh instance (in a temporary folder) on localhost
 submission page in Debian's Chromium (driven by Playwright, never a downloaded browser), makes
 a 256 MiB file inside the page, and has the page's own sealing worker encrypt it exactly as a
 submission does (1 MiB ``filon-stream/1`` chunks, SHA-256 of the plaintext on the way), without
-uploading anything. A short warm-up run comes first so WebAssembly compilation is not timed.
+uploading anything; the worker's SHA-256 of the plaintext is then checked against the
+browser's own (WebCrypto). A short warm-up run comes first so WebAssembly compilation is not
+timed: it seals a file large enough to be hashed in the hash worker, so that worker starts too.
 
 Run: ``.venv/bin/python bench/browser_seal.py [--size-mib N]``. Ends with one line of
-``key=value`` figures; ``seal_mb_s`` is MiB of plaintext sealed per second.
+``key=value`` figures about the plaintext sealed per second: ``seal_mb_s`` in MB/s, with
+MB = 10^6 bytes (the unit of the target, "MB/s (target >= 150)"), and ``seal_mib_s`` in
+MiB/s (MiB = 2^20 bytes; the same speed, a number about 4.6% smaller).
 """
 
 from __future__ import annotations
@@ -38,6 +42,9 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 MIB = 1024 * 1024
+MB = 1000 * 1000
+# Large enough to take the hash worker's path in seal-worker.js (PARALLEL_HASH_MIN_BYTES).
+WARM_UP_MIB = 24
 
 # Runs in the page: builds a file of `mib` MiB from an 8 MiB random pool (made with
 # getRandomValues, 64 KiB at a time), then asks the page's sealing worker to seal it.
@@ -53,7 +60,11 @@ async (mib) => {
   }
   const file = new File(parts, 'bench.bin', { type: 'application/octet-stream' });
   const client = document.getElementById('submission-form').sealClient;
-  return client.run('measure', { file });
+  const result = await client.run('measure', { file });
+  // Checked after the timing, by the browser's own SHA-256: the worker's must be the same.
+  const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', await file.arrayBuffer()));
+  result.expectedSha256 = Array.from(digest, (b) => b.toString(16).padStart(2, '0')).join('');
+  return result;
 }
 """
 
@@ -95,7 +106,7 @@ def main() -> None:
                 page = browser.new_page()
                 page.goto(url + "/")
                 page.locator("#js-notice").wait_for(state="visible", timeout=60_000)
-                seal(page, 8)  # warm-up: WebAssembly compiled, the worker's code paths hot
+                seal(page, WARM_UP_MIB)  # warm-up: both workers started, WebAssembly compiled
                 result = seal(page, args.size_mib)
                 version = browser.version
                 browser.close()
@@ -107,10 +118,13 @@ def main() -> None:
     if result["bytes"] != expected:
         raise SystemExit(f"sealed {result['bytes']} bytes, expected {expected}")
     chunks = expected // MIB + 1
+    if result["sha256"] != result["expectedSha256"]:
+        raise SystemExit("the worker's SHA-256 of the plaintext is wrong")
     if result["sealedBytes"] != expected + 17 * chunks:
         raise SystemExit(f"ciphertext of {result['sealedBytes']} bytes is not filon-stream/1")
     print(
-        f"seal_mb_s={args.size_mib / seconds:.1f} size_mib={args.size_mib} "
+        f"seal_mb_s={expected / MB / seconds:.1f} seal_mib_s={args.size_mib / seconds:.1f} "
+        f"size_mib={args.size_mib} "
         f"seconds={seconds:.2f} chunks={chunks} chromium={version}"
     )
 

@@ -60,8 +60,9 @@ if SEALING_CSP == CONTENT_SECURITY_POLICY:  # pragma: no cover - the default cha
     raise RuntimeError("cannot derive the sealing pages' CSP from the default one")
 
 # Scripts whose responses need the sealing CSP: a dedicated worker runs under the policy
-# delivered with its own script.
-WORKER_SCRIPTS = frozenset({"intake/seal-worker.js"})
+# delivered with its own script. The hash worker is started by the sealing worker for large
+# files and loads libsodium.js too.
+WORKER_SCRIPTS = frozenset({"intake/seal-worker.js", "intake/hash-worker.js"})
 
 
 def sealing_page(response: Response) -> Response:

@@ -44,10 +44,10 @@ def photo_with_location() -> bytes:
     return buffer.getvalue()
 
 
-def large_file() -> bytes:
-    """Just over 3 MiB (four chunks), with the sentinel at the start, across the first chunk
-    boundary, and at the end."""
-    data = bytearray(os.urandom(3 * CHUNK + 300_000))
+def large_file(size: int = 3 * CHUNK + 300_000) -> bytes:
+    """Just over 3 MiB (four chunks) unless ``size`` says otherwise, with the sentinel at the
+    start, across the first chunk boundary, and at the end."""
+    data = bytearray(os.urandom(size))
     for at in (0, CHUNK - len(SENTINEL_BYTES) // 2, len(data) - len(SENTINEL_BYTES)):
         data[at : at + len(SENTINEL_BYTES)] = SENTINEL_BYTES
     return bytes(data)

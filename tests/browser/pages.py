@@ -31,6 +31,9 @@ class Sent:
 class Traffic:
     """Every request a browser context sends (page and workers alike), bodies included.
 
+    Not those of a worker started by a worker (the hash worker, which only loads its script
+    and libsodium.js from our origin): Playwright does not see them.
+
     Installed as the context's catch-all route: a test's own page routes run first and
     ``route.fallback()`` to it, so an aborted request is one that never left.
     """

@@ -85,8 +85,10 @@ def test_only_pages_that_seal_may_compile_webassembly(pages: FlaskClient, path: 
     assert response.headers["Cache-Control"] == "no-store"
 
 
-def test_the_sealing_worker_runs_under_the_sealing_policy(pages: FlaskClient) -> None:
-    with pages.get("/static/intake/seal-worker.js") as response:
+@pytest.mark.parametrize("worker", ["seal-worker.js", "hash-worker.js"])
+def test_the_sealing_workers_run_under_the_sealing_policy(pages: FlaskClient, worker: str) -> None:
+    # The hash worker is started by the sealing worker and loads libsodium.js too.
+    with pages.get(f"/static/intake/{worker}") as response:
         assert response.status_code == 200
         assert response.mimetype == "text/javascript"
         assert response.headers["Content-Security-Policy"] == SEALING_CSP
