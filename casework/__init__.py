@@ -2,23 +2,45 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Flask, render_template
+import datetime as dt
 
+from flask import Flask, Response, render_template
+
+from casework.views import auth, desks
+from filon.errors import NotFound
 from filon.instance import Instance
 from filon.settings import Settings
 from filon.web import make_app
 
-bp = Blueprint("casework", __name__)
-
-
-@bp.get("/")
-def index() -> str:
-    """The casework's first page."""
-    return render_template("casework/index.html")
+# A sign-in form left open for a while should still work; an hour is ample and keeps a
+# leaked token short-lived.
+CSRF_TIME_LIMIT = int(dt.timedelta(hours=1).total_seconds())
 
 
 def create_app(settings: Settings, instance: Instance | None = None) -> Flask:
     """Build the casework WSGI app for an instance."""
     app = make_app(__name__, instance or Instance.open(settings))
-    app.register_blueprint(bp)
+    app.config.update(
+        # Flask's own cookie carries only the CSRF token; it gets the same protections as
+        # the session cookie, under its own name.
+        SESSION_COOKIE_NAME="__Host-filon-csrf",
+        SESSION_COOKIE_SECURE=True,
+        SESSION_COOKIE_PATH="/",
+        WTF_CSRF_TIME_LIMIT=CSRF_TIME_LIMIT,
+    )
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(desks.bp)
+    app.register_error_handler(NotFound, _not_found)
+    app.after_request(_no_store)
     return app
+
+
+def _not_found(_exc: NotFound) -> tuple[str, int]:
+    # A desk the user is not a member of looks exactly like one that does not exist.
+    return render_template("casework/not_found.html"), 404
+
+
+def _no_store(response: Response) -> Response:
+    # Decrypted content must not stay in the browser's cache for the next person at the desk.
+    response.headers["Cache-Control"] = "no-store"
+    return response

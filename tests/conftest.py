@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import pwd
+import re
 import shutil
 import socket
 import subprocess
@@ -21,10 +22,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import pyotp
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import create_engine, text
+from werkzeug.test import TestResponse
 
 from crypto import kdf
 from filon.instance import Created, Instance, init_instance
@@ -247,4 +250,96 @@ def casework_app(instance: Instance) -> Flask:
 
     app = create_app(instance.settings, instance)
     app.config["TESTING"] = True
+    # The casework's cookies are Secure (and __Host-): the test client must speak HTTPS.
+    app.config["PREFERRED_URL_SCHEME"] = "https"
     return app
+
+
+# -- casework staff -----------------------------------------------------------------------------
+
+CSRF_FIELD = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
+
+
+def totp_code(secret: str, step: int | None = None) -> str:
+    """A TOTP code for ``secret``: now, or for a chosen time step (to test replays)."""
+    totp = pyotp.TOTP(secret)
+    return totp.now() if step is None else totp.at(step * totp.interval)
+
+
+def csrf_token(client: FlaskClient, path: str = "/login") -> str:
+    """The CSRF token of the form on ``path``."""
+    match = CSRF_FIELD.search(client.get(path).get_data(as_text=True))
+    assert match is not None, f"no CSRF token on {path}"
+    return match.group(1)
+
+
+@dataclass(frozen=True)
+class StaffAccount:
+    """A staff account as a person holds it: name, password and TOTP secret."""
+
+    username: str
+    password: str
+    totp_secret: str
+
+
+@dataclass
+class Staff:
+    """A staff member at a browser: signs in, reads, signs out."""
+
+    client: FlaskClient
+    account: StaffAccount
+
+    def log_in(self, *, code: str | None = None, password: str | None = None) -> TestResponse:
+        """Post the sign-in form (the current TOTP code unless one is given)."""
+        return self.client.post(
+            "/login",
+            data={
+                "csrf_token": csrf_token(self.client),
+                "username": self.account.username,
+                "password": self.account.password if password is None else password,
+                "code": totp_code(self.account.totp_secret) if code is None else code,
+            },
+        )
+
+    def session_cookie(self) -> str | None:
+        """The value of the session cookie the browser holds, if any."""
+        cookie = self.client.get_cookie("__Host-filon-session")
+        return None if cookie is None else cookie.value
+
+    def log_out(self) -> TestResponse:
+        """Press "Sign out"."""
+        token = csrf_token(self.client)  # one token per browser serves every form
+        return self.client.post("/logout", data={"csrf_token": token})
+
+
+def make_account(instance: Instance, username: str, role: str) -> StaffAccount:
+    """Create a staff account that is a member of no desk."""
+    from filon.accounts import create_user
+    from filon.db import transaction
+    from filon.models import Role
+
+    with transaction(instance.sessions) as session:
+        made = create_user(session, username=username, role=Role(role), password=STAFF_PASSWORD)
+    return StaffAccount(username, STAFF_PASSWORD, made.totp_secret)
+
+
+@pytest.fixture
+def investigator(instance: Instance, desk: DeskSetup) -> StaffAccount:
+    """The desk fixture's investigator, with the TOTP secret their account was given."""
+    from filon.accounts import get_user
+
+    with instance.sessions() as session:
+        secret = get_user(session, desk.username).totp_secret
+    return StaffAccount(desk.username, desk.password, secret)
+
+
+@pytest.fixture
+def casework_client(casework_app: Flask) -> FlaskClient:
+    """A test client of the casework app, over HTTPS."""
+    return casework_app.test_client()
+
+
+@pytest.fixture
+def staff(casework_client: FlaskClient, investigator: StaffAccount) -> Staff:
+    """The investigator of ``drc-minerals`` at a browser, not yet signed in."""
+    return Staff(casework_client, investigator)

@@ -223,7 +223,7 @@ def test_wsgi_entry_points_serve_the_instance(copy: Path, monkeypatch: pytest.Mo
     monkeypatch.setenv("FILON_INSTANCE", str(copy))
     intake_app, casework_app = wsgi.intake(), wsgi.casework()
     assert intake_app.test_client().get("/api/v1/key").status_code == 200
-    assert casework_app.test_client().get("/").status_code == 200
+    assert casework_app.test_client().get("/login").status_code == 200
     intake_app.extensions["filon"].close()
     casework_app.extensions["filon"].close()
 

@@ -137,7 +137,8 @@ def test_api_errors_are_json(
 
 def test_first_pages_render(intake_client: FlaskClient, casework_app) -> None:  # noqa: ANN001
     assert b"Send evidence safely" in intake_client.get("/").data
-    page = casework_app.test_client().get("/")
+    assert casework_app.test_client().get("/").status_code == 303  # to sign-in
+    page = casework_app.test_client().get("/login")
     assert page.status_code == 200
     assert b"Filon casework" in page.data
     assert page.headers["X-Frame-Options"] == "DENY"

@@ -7,6 +7,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import Engine, inspect, text
 
+import casework.models  # noqa: F401 - the casework's tables are part of the schema
 from filon import schema
 from filon.db import Base, make_engine
 from filon.errors import DatabaseBehindCode, DatabaseNewerThanCode
@@ -82,3 +83,37 @@ def test_upgrade_from_0001_keeps_data(engine: Engine) -> None:
         assert connection.execute(text("SELECT count(*) FROM custody_events")).scalar() == 1
         assert connection.execute(text("SELECT count(*) FROM uploads")).scalar() == 0
     assert schema.current_revision(engine) == schema.head_revision()
+
+
+def test_upgrade_from_0002_keeps_users_and_adds_staff_sessions(engine: Engine) -> None:
+    """0003 adds the staff sessions and used TOTP steps beside existing accounts."""
+    schema.upgrade(engine, "0002")
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO users (username, role, password_hash, public_key, wrapped_private_key,"
+                " totp_secret, active, created_day) VALUES ('ana', 'investigator', 'h', :pk,"
+                " :wrapped, 'JBSWY3DPEHPK3PXP', true, '2026-11-01')"
+            ),
+            {"pk": b"\x01" * 32, "wrapped": b"\x02" * 90},
+        )
+    schema.upgrade(engine)
+    with engine.begin() as connection:
+        user_id = connection.execute(text("SELECT id FROM users WHERE username = 'ana'")).scalar()
+        connection.execute(
+            text(
+                "INSERT INTO staff_sessions (key_hash, user_id, sealed_user_key, created_at,"
+                " last_seen_at, expires_at) VALUES (:hash, :user, :sealed, '2026-11-22 10:00:00',"
+                " '2026-11-22 10:00:00', '2026-11-22 22:00:00')"
+            ),
+            {"hash": "a" * 64, "user": user_id, "sealed": b"\x03" * 72},
+        )
+        connection.execute(
+            text("INSERT INTO totp_steps (user_id, last_step) VALUES (:user, 59000000)"),
+            {"user": user_id},
+        )
+        connection.execute(text("DELETE FROM users WHERE id = :user"), {"user": user_id})
+        # Deleting an account ends its sessions and forgets its TOTP step.
+        assert connection.execute(text("SELECT count(*) FROM staff_sessions")).scalar() == 0
+        assert connection.execute(text("SELECT count(*) FROM totp_steps")).scalar() == 0
+    assert schema.current_revision(engine) == "0003"

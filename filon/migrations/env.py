@@ -5,6 +5,9 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Connection
 
+# The casework's tables live on the same base and in the same migration history: importing
+# its models here (the one place in filon that does) lets autogenerate see the whole record.
+from casework.models import *  # noqa: F403
 from filon.db import Base, make_engine
 from filon.models import *  # noqa: F403 - register every table on Base.metadata
 

@@ -1,0 +1,1 @@
+"""The casework's views: thin handlers over the services in :mod:`casework`."""

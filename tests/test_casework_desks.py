@@ -1,0 +1,374 @@
+"""The casework's inbox, submission view, downloads and replies: who may see what.
+
+Every casework route is tried by every kind of person; what a role may not see, no route
+serves. Access is cryptographic: the desk key reaches only members, sealed to their key.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import nacl.exceptions
+import nacl.secret
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import LargeBinary, String, func, select
+
+from casework.models import StaffSession
+from casework.sessions import COOKIE_NAME, encode_cookie
+from crypto.errors import CryptoFailure, StreamError, WrongPassword
+from crypto.kdf import unwrap_key
+from crypto.keys import BoxKeyPair
+from crypto.sealing import open_sealed
+from filon.accounts import get_user, open_desk_key, unlock_user_key
+from filon.db import Base, current_hour, transaction
+from filon.desks import create_desk, get_desk
+from filon.instance import Instance
+from filon.models import CustodyEvent, Desk, Reply, Source, Submission, User
+from intake.demo import SAMPLES, seed_submissions
+from tests.conftest import Staff, StaffAccount, csrf_token, make_account
+
+REPORT = SAMPLES[0].answers["report"]
+OTHER_DESK = "other-desk"
+
+
+@pytest.fixture
+def receipts(instance: Instance, investigator: StaffAccount) -> list[str]:
+    """The demo's two submissions to ``drc-minerals`` (the first has a photo), oldest first."""
+    return [outcome.receipt for outcome in seed_submissions(instance, "drc-minerals")]
+
+
+def audit_actions(instance: Instance, slug: str = "drc-minerals") -> list[tuple[str, str]]:
+    with instance.sessions() as session:
+        events = session.scalars(
+            select(CustodyEvent)
+            .where(CustodyEvent.subject == f"audit:{slug}")
+            .order_by(CustodyEvent.seq)
+        )
+        return [(e.actor, e.action) for e in events]
+
+
+def member_key(instance: Instance, account: StaffAccount, slug: str) -> BoxKeyPair:
+    with instance.sessions() as session:
+        user = get_user(session, account.username)
+        return open_desk_key(
+            session,
+            desk=get_desk(session, slug),
+            user=user,
+            user_key=unlock_user_key(user, account.password),
+        )
+
+
+# -- the route × role matrix ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Route:
+    name: str
+    method: str
+    path: str  # {ref} is the first receipt
+
+
+ROUTES = [
+    Route("sign-in page", "GET", "/login"),
+    Route("style sheet", "GET", "/static/casework/casework.css"),
+    Route("home", "GET", "/"),
+    Route("inbox", "GET", "/desks/drc-minerals"),
+    Route("inbox page 2", "GET", "/desks/drc-minerals?page=1"),
+    Route("submission", "GET", "/submissions/{ref}"),
+    Route("download", "GET", "/submissions/{ref}/files/1"),
+    Route("reply", "POST", "/submissions/{ref}/replies"),
+    Route("sign-out", "POST", "/logout"),  # last: it ends the session
+]
+PUBLIC = {"sign-in page": (200, None), "style sheet": (200, None), "sign-out": (303, "/login")}
+PRIVATE = [r for r in ROUTES if r.name not in PUBLIC]
+
+# What each role gets: a status, and for a redirect where it leads.
+EXPECTED: dict[str, dict[str, tuple[int, str | None]]] = {
+    "no session": {**PUBLIC, **{r.name: (303, "/login") for r in PRIVATE}},
+    "journalist without membership": {
+        **PUBLIC,
+        **{r.name: (404, None) for r in PRIVATE},
+        "home": (200, None),
+    },
+    "investigator of another desk": {
+        **PUBLIC,
+        **{r.name: (404, None) for r in PRIVATE},
+        "home": (303, f"/desks/{OTHER_DESK}"),
+    },
+    "admin without membership": {
+        **PUBLIC,
+        **{r.name: (404, None) for r in PRIVATE},
+        "home": (200, None),
+    },
+    "investigator of the desk": {
+        **PUBLIC,
+        "home": (303, "/desks/drc-minerals"),
+        "inbox": (200, None),
+        "inbox page 2": (200, None),
+        "submission": (200, None),
+        "download": (200, None),
+        "reply": (303, None),
+    },
+}
+
+
+def signed_in_client(
+    role: str, instance: Instance, casework_app: Flask, investigator: StaffAccount
+) -> FlaskClient:
+    client = casework_app.test_client()
+    if role == "no session":
+        return client
+    if role == "investigator of the desk":
+        account = investigator
+    elif role == "investigator of another desk":
+        account = make_account(instance, "outsider", "investigator")
+        with transaction(instance.sessions) as session:
+            outsider = get_user(session, "outsider")
+            create_desk(
+                session,
+                slug=OTHER_DESK,
+                name="Other desk",
+                recovery_public_key=instance.settings.recovery_public_key,
+                members=[(outsider, True)],
+            )
+    elif role == "journalist without membership":
+        account = make_account(instance, "journalist", "journalist")
+    else:
+        account = make_account(instance, "admin", "admin")
+    assert Staff(client, account).log_in().status_code == 303
+    return client
+
+
+@pytest.mark.parametrize("role", list(EXPECTED))
+def test_route_role_matrix(
+    role: str,
+    instance: Instance,
+    casework_app: Flask,
+    investigator: StaffAccount,
+    receipts: list[str],
+) -> None:
+    client = signed_in_client(role, instance, casework_app, investigator)
+    for route in ROUTES:
+        path = route.path.format(ref=receipts[0])
+        if route.method == "POST":
+            data = {"csrf_token": csrf_token(client), "text": "Thank you, we are looking into it."}
+            response = client.post(path, data=data)
+        else:
+            response = client.get(path)
+        status, location = EXPECTED[role][route.name]
+        assert response.status_code == status, (role, route.name)
+        if location is not None:
+            assert response.headers["Location"] == location, (role, route.name)
+        body = response.get_data()
+        response.close()
+        if role != "investigator of the desk":
+            assert REPORT.encode() not in body
+            assert receipts[0].encode() not in body
+    with instance.sessions() as session:  # sign-out ended every session of this browser
+        assert session.scalar(select(func.count()).select_from(StaffSession)) == 0
+    members_events = audit_actions(instance)
+    if role == "investigator of the desk":
+        assert members_events == [
+            ("user:investigator", "viewed"),
+            ("user:investigator", "downloaded"),
+            ("user:investigator", "replied"),
+        ]
+    else:
+        assert members_events == []  # nothing was opened, so nothing to audit
+
+
+# -- inbox ----------------------------------------------------------------------------------------
+
+
+def test_inbox_lists_newest_first_with_file_and_cleaning_counts(
+    staff: Staff, receipts: list[str]
+) -> None:
+    staff.log_in()
+    page = staff.client.get("/desks/drc-minerals").get_data(as_text=True)
+    older, newer = receipts
+    assert page.index(newer) < page.index(older)
+    rows = re.findall(r"<tr>(.*?)</tr>", page, flags=re.DOTALL)
+    photo_row = next(row for row in rows if older in row)
+    assert "cleaned: 1" in photo_row
+    assert REPORT not in page  # the inbox opens nothing
+    assert current_hour().strftime("%Y-%m-%d %H:00") in page
+
+
+def test_inbox_pages_by_fifty(staff: Staff, instance: Instance, investigator: StaffAccount) -> None:
+    with transaction(instance.sessions) as session:
+        desk = get_desk(session, "drc-minerals")
+        source = Source(
+            lookup_hash="f" * 64, public_key=b"\x01" * 32, last_seen_day=dt.date.today()
+        )
+        session.add(source)
+        session.flush()
+        start = dt.datetime(2026, 1, 1)
+        for n in range(51):
+            session.add(
+                Submission(
+                    reference=f"REF{n:03d}",
+                    desk_id=desk.id,
+                    source_id=source.id,
+                    received_hour=start + dt.timedelta(hours=n),
+                    sealed_metadata=b"\x00" * 64,
+                )
+            )
+    staff.log_in()
+    first = staff.client.get("/desks/drc-minerals").get_data(as_text=True)
+    second = staff.client.get("/desks/drc-minerals?page=1").get_data(as_text=True)
+    assert first.count("/submissions/REF") == 50
+    assert first.index("REF050") < first.index("REF001")
+    assert "REF000" not in first
+    assert 'rel="next"' in first
+    assert 'rel="prev"' not in first
+    assert second.count("/submissions/REF") == 1
+    assert "REF000" in second
+    assert 'rel="prev"' in second
+    assert 'rel="next"' not in second
+
+
+# -- submission, download, reply ------------------------------------------------------------------
+
+
+def test_submission_page_shows_answers_files_and_custody(
+    staff: Staff, instance: Instance, receipts: list[str]
+) -> None:
+    staff.log_in()
+    response = staff.client.get(f"/submissions/{receipts[0]}")
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    assert REPORT.replace("'", "&#39;") in page
+    assert "IMG_0042.jpg" in page
+    assert "Cleaning: cleaned" in page
+    for action in ("received", "verified", "cleaned", "sealed"):
+        assert f"intake · {action}" in page
+    assert response.headers["Cache-Control"] == "no-store"
+    assert audit_actions(instance) == [("user:investigator", "viewed")]
+
+
+def test_download_streams_the_cleaned_file_as_an_attachment(
+    staff: Staff, instance: Instance, investigator: StaffAccount, receipts: list[str]
+) -> None:
+    staff.log_in()
+    response = staff.client.get(f"/submissions/{receipts[0]}/files/1")
+    assert response.status_code == 200
+    assert response.is_streamed
+    assert response.headers["Content-Type"] == "application/octet-stream"
+    assert response.headers["Content-Disposition"] == "attachment; filename=01-IMG_0042.jpg"
+    data = response.get_data()
+    desk_key = member_key(instance, investigator, "drc-minerals")
+    with instance.sessions() as session:
+        submission = session.scalars(
+            select(Submission).where(Submission.reference == receipts[0])
+        ).one()
+    document = json.loads(open_sealed(submission.sealed_metadata, desk_key))
+    assert hashlib.sha256(data).hexdigest() == document["files"][0]["cleaned_sha256"]
+    assert b"ExampleCam" not in data
+    assert audit_actions(instance) == [("user:investigator", "downloaded")]
+    assert staff.client.get(f"/submissions/{receipts[0]}/files/2").status_code == 404
+
+
+def test_reply_is_sealed_to_the_source_and_the_desk(
+    staff: Staff, instance: Instance, investigator: StaffAccount, receipts: list[str]
+) -> None:
+    staff.log_in()
+    text = "Merci. Pouvez-vous dire quand les barrières ont été installées ?"
+    path = f"/submissions/{receipts[0]}/replies"
+    assert staff.client.post(path, data={"text": text}).status_code == 400  # no CSRF token
+    response = staff.client.post(path, data={"text": text, "csrf_token": csrf_token(staff.client)})
+    assert response.status_code == 303
+    with instance.sessions() as session:
+        reply = session.scalars(select(Reply)).one()
+        author = session.get(User, reply.author_id)
+    assert author is not None
+    assert author.username == "investigator"
+    desk_key = member_key(instance, investigator, "drc-minerals")
+    assert open_sealed(reply.sealed_for_desk, desk_key).decode() == text
+    assert text.encode() not in reply.sealed_for_source
+    assert audit_actions(instance) == [("user:investigator", "replied")]
+
+
+def test_audit_trail_is_hash_chained(staff: Staff, instance: Instance, receipts: list[str]) -> None:
+    from casework.audit import audit_trail
+
+    staff.log_in()
+    staff.client.get(f"/submissions/{receipts[0]}")
+    staff.client.get(f"/submissions/{receipts[1]}")
+    with instance.sessions() as session:
+        events = audit_trail(session, get_desk(session, "drc-minerals"))
+    assert [e.seq for e in events] == [0, 1]
+    assert events[1].prev_hash == events[0].hash
+
+
+# -- a copy of the database and blob store, without a live cookie ---------------------------------
+
+
+def _everything_at_rest(instance: Instance) -> list[Any]:
+    values: list[Any] = []
+    with instance.sessions() as session:
+        for table in Base.metadata.sorted_tables:
+            columns = [c for c in table.columns if isinstance(c.type, LargeBinary | String)]
+            for row in session.execute(select(*columns)) if columns else []:
+                values.extend(v for v in row if v is not None)
+    return values
+
+
+def _candidate_keys(instance: Instance) -> set[bytes]:
+    candidates: set[bytes] = set()
+    for value in _everything_at_rest(instance):
+        if isinstance(value, str):
+            if re.fullmatch(r"[0-9a-f]{64}", value):
+                candidates.add(bytes.fromhex(value))
+            continue
+        if len(value) >= 32:
+            candidates.update({value[:32], value[-32:]})
+    for blob_id in instance.store.ids():
+        raw = instance.store.path(blob_id).read_bytes()
+        candidates.update({raw[4:36], raw[-32:]})
+    return candidates
+
+
+def test_a_stolen_database_and_blob_store_open_nothing(
+    staff: Staff, instance: Instance, casework_app: Flask, receipts: list[str]
+) -> None:
+    staff.log_in()  # a live session row is part of the copy; its cookie is not
+    with instance.sessions() as session:
+        users = list(session.scalars(select(User)))
+        sessions_at_rest = list(session.scalars(select(StaffSession)))
+        desks = list(session.scalars(select(Desk)))
+        sealed = [s.sealed_metadata for s in session.scalars(select(Submission))]
+        sealed += [m.sealed_desk_key for d in desks for m in d.memberships]
+        sealed += [d.sealed_for_recovery for d in desks]
+    assert sessions_at_rest
+    for user in users:  # wrapped user keys without the password
+        for guess in ("", user.username, user.totp_secret):
+            with pytest.raises(WrongPassword):
+                unwrap_key(user.wrapped_private_key, guess)
+    blob_ids = list(instance.store.ids())
+    assert blob_ids
+    candidates = _candidate_keys(instance)
+    assert len(candidates) > 20
+    for key in candidates:
+        pair = BoxKeyPair.from_private(key)
+        for envelope in sealed:
+            with pytest.raises(CryptoFailure):
+                open_sealed(envelope, pair)
+        for row in sessions_at_rest:
+            with pytest.raises(nacl.exceptions.CryptoError):
+                nacl.secret.SecretBox(key).decrypt(row.sealed_user_key)
+        for blob_id in blob_ids:
+            with pytest.raises(StreamError):
+                next(instance.store.reader(blob_id, key))
+    thief = casework_app.test_client()
+    for key in list(candidates)[:50]:  # a cookie forged from anything at rest
+        thief.set_cookie(COOKIE_NAME, encode_cookie(key))
+        assert thief.get(f"/submissions/{receipts[0]}").status_code == 303
+    with instance.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(StaffSession)) == 1
