@@ -17,7 +17,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from filon.db import current_hour
@@ -69,6 +69,7 @@ def record_event(
     ``at`` defaults to the current hour: plaintext custody times are rounded like every
     intake timestamp; an exact time, where needed, goes inside sealed metadata.
     """
+    _lock_chain(session, subject)
     last = session.scalars(
         select(CustodyEvent)
         .where(CustodyEvent.subject == subject)
@@ -90,6 +91,24 @@ def record_event(
     session.add(event)
     session.flush()
     return event
+
+
+def _lock_chain(session: Session, subject: str) -> None:
+    """Serialize appenders to one chain until the transaction ends.
+
+    Two requests appending at once would both read event N and both write N + 1; the unique
+    ``(subject, seq)`` would then refuse one of them as an error. PostgreSQL takes an advisory
+    lock named by the subject; SQLite takes its database write lock before the read (a write
+    that changes nothing still takes it), so the second appender waits and reads N + 1.
+    """
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        name = int.from_bytes(
+            hashlib.sha256(subject.encode("utf-8")).digest()[:8], "big", signed=True
+        )
+        session.execute(text("SELECT pg_advisory_xact_lock(:name)"), {"name": name})
+    elif dialect == "sqlite":
+        session.execute(text("UPDATE custody_events SET seq = seq WHERE 0"))
 
 
 def chain(session: Session, subject: str) -> list[CustodyEvent]:

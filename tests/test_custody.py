@@ -109,3 +109,32 @@ def test_two_writers_cannot_fork_a_chain(instance: Instance) -> None:
                 hash="1" * 64,
             )
         )
+
+
+def test_concurrent_appenders_queue_instead_of_failing(instance: Instance) -> None:
+    import threading
+
+    errors: list[BaseException] = []
+
+    def append(worker: int) -> None:
+        try:
+            for step in range(5):
+                with transaction(instance.sessions) as session:
+                    record_event(
+                        session,
+                        subject=SUBJECT,
+                        actor=f"w{worker}",
+                        action="viewed",
+                        details={"step": step},
+                    )
+        except BaseException as exc:  # noqa: BLE001 - collected and asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=append, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    with instance.sessions() as session:
+        assert len(chain(session, SUBJECT)) == 20
