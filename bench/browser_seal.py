@@ -17,6 +17,7 @@ MiB/s (MiB = 2^20 bytes; the same speed, a number about 4.6% smaller).
 from __future__ import annotations
 
 import argparse
+import sys
 import tempfile
 import threading
 from pathlib import Path
@@ -24,23 +25,15 @@ from typing import Any
 
 from playwright.sync_api import Page, sync_playwright
 
-from filon.db import transaction
-from filon.desks import create_desk
-from filon.instance import init_instance
-from filon.serve import Listener, bind
-from intake import create_app
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # for tests.browser.chromium
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+from filon.db import transaction  # noqa: E402
+from filon.desks import create_desk  # noqa: E402
+from filon.instance import init_instance  # noqa: E402
+from filon.serve import Listener, bind  # noqa: E402
+from intake import create_app  # noqa: E402
+from tests.browser.chromium import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
+
 MIB = 1024 * 1024
 MB = 1000 * 1000
 # Large enough to take the hash worker's path in seal-worker.js (PARALLEL_HASH_MIN_BYTES).
@@ -102,7 +95,7 @@ def main() -> None:
         url, server, thread = serve(Path(folder) / "instance")
         try:
             with sync_playwright() as driver:
-                browser = driver.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+                browser = driver.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
                 page = browser.new_page()
                 page.goto(url + "/")
                 page.locator("#js-notice").wait_for(state="visible", timeout=60_000)

@@ -16,22 +16,9 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Playwright, sync_playwright
 
+from tests.browser.chromium import CHROMIUM, CHROMIUM_ARGS
 from tests.browser.pages import Source, Traffic
 from tests.conftest import DeskSetup
-
-CHROMIUM = Path("/usr/bin/chromium")
-# Headless, and quiet: no background requests of Chromium's own (updates, sync, safe browsing)
-# that would muddle the record of what the page sends.
-CHROMIUM_ARGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 @pytest.fixture
