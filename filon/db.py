@@ -9,6 +9,8 @@ from typing import Annotated, Any
 
 from sqlalchemy import BigInteger, DateTime, Engine, LargeBinary, MetaData, String, create_engine
 from sqlalchemy import event as sa_event
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import DeclarativeBase, Session, mapped_column, sessionmaker
 
 # Stable constraint names, so Alembic migrations name the same thing on SQLite and PostgreSQL.
@@ -55,6 +57,17 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # Deleted rows are overwritten, so sealed keys destroyed by retention do not linger.
     cursor.execute("PRAGMA secure_delete=ON")
     cursor.close()
+
+
+def dialect_insert(session: Session) -> Any:
+    """The ``insert`` of the session's dialect, which has ``on_conflict_do_*`` (an upsert).
+
+    SQLite and PostgreSQL spell ``INSERT … ON CONFLICT`` the same way; an upsert replaces a
+    read-then-write, which two processes can race, with one atomic statement.
+    """
+    if session.get_bind().dialect.name == "sqlite":
+        return sqlite_insert
+    return postgresql_insert
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import delete, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from filon.db import utc_now
+from filon.db import dialect_insert, utc_now
 from filon.models import RateCounter
 
 
@@ -24,24 +23,19 @@ def hit(session: Session, name: str, *, limit: int, window: dt.timedelta) -> boo
     start = dt.datetime.fromtimestamp(
         int(now.replace(tzinfo=dt.UTC).timestamp()) // seconds * seconds, dt.UTC
     ).replace(tzinfo=None)
-    updated = session.execute(
-        update(RateCounter)
-        .where(RateCounter.name == name, RateCounter.window_start == start)
-        .values(count=RateCounter.count + 1)
-    )
-    if updated.rowcount == 0:  # type: ignore[attr-defined]
-        try:
-            with session.begin_nested():
-                session.add(RateCounter(name=name, window_start=start, count=1))
-        except IntegrityError:  # another process opened the window first
-            session.execute(
-                update(RateCounter)
-                .where(RateCounter.name == name, RateCounter.window_start == start)
-                .values(count=RateCounter.count + 1)
-            )
-        session.execute(
-            delete(RateCounter).where(RateCounter.name == name, RateCounter.window_start < start)
+    # One atomic upsert: two processes opening the same window at once both count.
+    counters = RateCounter.__table__
+    session.execute(
+        dialect_insert(session)(RateCounter)
+        .values(name=name, window_start=start, count=1)
+        .on_conflict_do_update(
+            index_elements=[counters.c.name, counters.c.window_start],
+            set_={"count": counters.c.count + 1},
         )
+    )
+    session.execute(
+        delete(RateCounter).where(RateCounter.name == name, RateCounter.window_start < start)
+    )
     count = session.scalar(
         select(RateCounter.count).where(RateCounter.name == name, RateCounter.window_start == start)
     )

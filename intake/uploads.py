@@ -12,13 +12,11 @@ import secrets
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
-from sqlalchemy.dialects.postgresql import insert as postgres_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from crypto.stream import ABYTES, CIPHER_CHUNK_SIZE, HEADER_BYTES, chunk_offset, stream_size
 from filon.blobstore import BlobStore
-from filon.db import current_hour
+from filon.db import current_hour, dialect_insert
 from filon.models import Upload, UploadChunk
 from intake.errors import ChunkRejected, MalformedRequest, TooLarge, UploadNotFound, UploadUsed
 
@@ -108,9 +106,10 @@ def put_chunk(
     store.write_incoming(upload.blob_id, chunk_offset(index), data)
     # The chunk is on disk; now record it. The same chunk arriving twice (a retry after a
     # lost answer, or two at once) is held either way: a duplicate row is moot.
-    insert = sqlite_insert if session.get_bind().dialect.name == "sqlite" else postgres_insert
     session.execute(
-        insert(UploadChunk).values(upload_id=upload.id, index=index).on_conflict_do_nothing()
+        dialect_insert(session)(UploadChunk)
+        .values(upload_id=upload.id, index=index)
+        .on_conflict_do_nothing()
     )
     return received(session, upload)
 

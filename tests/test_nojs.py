@@ -219,3 +219,29 @@ def test_a_global_limit_caps_the_plain_form(
     assert refused.status_code == 429
     assert b"try again" in refused.data.lower()
     assert incoming_left(instance) == []
+
+
+def test_the_global_counter_counts_every_racing_process(instance: Instance) -> None:
+    import datetime as dt
+    import threading
+
+    from filon import ratelimit
+
+    errors: list[BaseException] = []
+
+    def hit() -> None:
+        try:
+            with transaction(instance.sessions) as session:
+                ratelimit.hit(session, "race", limit=100, window=dt.timedelta(hours=1))
+        except BaseException as exc:  # noqa: BLE001 - collected and asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=hit) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    with transaction(instance.sessions) as session:
+        assert ratelimit.hit(session, "race", limit=9, window=dt.timedelta(hours=1))
+        assert not ratelimit.hit(session, "race", limit=9, window=dt.timedelta(hours=1))
