@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from filon.errors import NotFound
-from filon.models import Desk, DeskMembership, Evidence, Submission, User
+from filon.models import Desk, DeskMembership, Evidence, Submission, SubmissionStatus, User
 
 PAGE_SIZE = 50
 
@@ -38,6 +38,7 @@ class InboxPage:
     rows: list[InboxRow]
     page: int
     has_next: bool
+    status: SubmissionStatus | None = None
 
 
 def member_desks(session: Session, user: User) -> list[Desk]:
@@ -64,15 +65,23 @@ def member_desk(session: Session, *, user: User, slug: str) -> Desk:
     return desk
 
 
-def inbox_page(session: Session, *, user: User, slug: str, page: int = 0) -> InboxPage:
-    """A page of the desk's submissions, newest first, 50 to a page."""
+def inbox_page(
+    session: Session,
+    *,
+    user: User,
+    slug: str,
+    page: int = 0,
+    status: SubmissionStatus | None = None,
+) -> InboxPage:
+    """A page of the desk's submissions, newest first, 50 to a page, of one status if given."""
     desk = member_desk(session, user=user, slug=slug)
     page = max(page, 0)
+    query = select(Submission).where(Submission.desk_id == desk.id)
+    if status is not None:
+        query = query.where(Submission.status == status)
     submissions = list(
         session.scalars(
-            select(Submission)
-            .where(Submission.desk_id == desk.id)
-            .order_by(Submission.received_hour.desc(), Submission.id.desc())
+            query.order_by(Submission.received_hour.desc(), Submission.id.desc())
             .offset(page * PAGE_SIZE)
             .limit(PAGE_SIZE + 1)
         )
@@ -85,8 +94,8 @@ def inbox_page(session: Session, *, user: User, slug: str, page: int = 0) -> Inb
             .where(Evidence.submission_id.in_(counts))
             .group_by(Evidence.submission_id, Evidence.cleaning_status)
         )
-        for submission_id, status, count in rows:
-            counts[submission_id][str(status)] = count
+        for submission_id, cleaning, count in rows:
+            counts[submission_id][str(cleaning)] = count
     return InboxPage(
         desk=desk,
         rows=[
@@ -101,4 +110,5 @@ def inbox_page(session: Session, *, user: User, slug: str, page: int = 0) -> Inb
         ],
         page=page,
         has_next=len(submissions) > PAGE_SIZE,
+        status=status,
     )

@@ -20,7 +20,7 @@ from crypto.sealing import open_sealed
 from filon.blobstore import BlobStore
 from filon.custody import chain
 from filon.errors import NotFound
-from filon.models import CustodyEvent, Evidence, Source, User
+from filon.models import CustodyEvent, Evidence, Source, SubmissionStatus, User
 from filon.replies import create_reply
 from filon.submissions import OpenedSubmission, open_submission, safe_filename
 
@@ -60,6 +60,8 @@ def view_submission(
         action=audit.VIEWED,
         details={"submission": opened.submission.reference},
     )
+    if opened.submission.status is SubmissionStatus.NEW:
+        opened.submission.status = SubmissionStatus.READ  # the inbox shows what nobody opened
     custody = chain(session, f"submission:{opened.submission.reference}")
     return SubmissionView(opened, files, custody)
 

@@ -18,7 +18,7 @@ import nacl.secret
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import LargeBinary, String, func, select
+from sqlalchemy import LargeBinary, String, func, select, update
 
 from casework.models import StaffSession
 from casework.sessions import COOKIE_NAME, encode_cookie
@@ -81,6 +81,8 @@ ROUTES = [
     Route("home", "GET", "/"),
     Route("inbox", "GET", "/desks/drc-minerals"),
     Route("inbox page 2", "GET", "/desks/drc-minerals?page=1"),
+    Route("inbox, new only", "GET", "/desks/drc-minerals?status=new"),
+    Route("audit trail", "GET", "/desks/drc-minerals/audit"),
     Route("submission", "GET", "/submissions/{ref}"),
     Route("download", "GET", "/submissions/{ref}/files/1"),
     Route("reply", "POST", "/submissions/{ref}/replies"),
@@ -112,6 +114,8 @@ EXPECTED: dict[str, dict[str, tuple[int, str | None]]] = {
         "home": (303, "/desks/drc-minerals"),
         "inbox": (200, None),
         "inbox page 2": (200, None),
+        "inbox, new only": (200, None),
+        "audit trail": (200, None),
         "submission": (200, None),
         "download": (200, None),
         "reply": (303, None),
@@ -372,3 +376,43 @@ def test_a_stolen_database_and_blob_store_open_nothing(
         assert thief.get(f"/submissions/{receipts[0]}").status_code == 303
     with instance.sessions() as session:
         assert session.scalar(select(func.count()).select_from(StaffSession)) == 1
+
+
+def test_opening_a_submission_marks_it_read_and_the_inbox_filters_by_status(
+    staff: Staff, receipts: list[str]
+) -> None:
+    staff.log_in()
+    client = staff.client
+    assert receipts[0].encode() in client.get("/desks/drc-minerals?status=new").get_data()
+    assert client.get(f"/submissions/{receipts[0]}").status_code == 200
+    new_only = client.get("/desks/drc-minerals?status=new").get_data()
+    read_only = client.get("/desks/drc-minerals?status=read").get_data()
+    assert receipts[0].encode() not in new_only
+    assert receipts[0].encode() in read_only
+    assert receipts[1].encode() in new_only
+    assert client.get("/desks/drc-minerals?status=bogus").status_code == 400
+
+
+def test_audit_page_lists_and_filters_and_names_a_broken_chain(
+    staff: Staff, instance: Instance, receipts: list[str]
+) -> None:
+    staff.log_in()
+    client = staff.client
+    client.get(f"/submissions/{receipts[0]}")
+    client.get(f"/submissions/{receipts[0]}/files/1").close()
+    page = client.get("/desks/drc-minerals/audit").get_data(as_text=True)
+    assert "The chain verifies." in page
+    assert "viewed" in page
+    assert "downloaded" in page
+    only_views = client.get("/desks/drc-minerals/audit?action=viewed").get_data(as_text=True)
+    assert "<td>downloaded</td>" not in only_views
+    assert "<td>viewed</td>" in only_views
+    with transaction(instance.sessions) as session:
+        session.execute(
+            update(CustodyEvent)
+            .where(CustodyEvent.subject == "audit:drc-minerals", CustodyEvent.seq == 0)
+            .values(actor="user:someone-else")
+        )
+    tampered = client.get("/desks/drc-minerals/audit")
+    assert tampered.status_code == 200
+    assert "The audit trail does not verify" in tampered.get_data(as_text=True)

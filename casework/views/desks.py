@@ -17,11 +17,13 @@ from flask import (
 from flask.typing import ResponseReturnValue
 
 from casework import reading
+from casework.audit import audit_page
 from casework.forms import LogoutForm, ReplyForm
 from casework.inbox import inbox_page, member_desks
 from casework.sessions import ActiveSession
 from casework.web import instance, login_required
 from filon.db import transaction
+from filon.models import SubmissionStatus
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
 
@@ -49,10 +51,26 @@ def home(staff: ActiveSession) -> ResponseReturnValue:
 def inbox(staff: ActiveSession, slug: str) -> ResponseReturnValue:
     """A desk's submissions, newest first."""
     page = request.args.get("page", 0, type=int) or 0
+    wanted = request.args.get("status") or None
+    if wanted is not None and wanted not in {s.value for s in SubmissionStatus}:
+        abort(400)
+    status = SubmissionStatus(wanted) if wanted else None
     with transaction(instance().sessions) as session:
-        listing = inbox_page(session, user=staff.user, slug=slug, page=page)
+        listing = inbox_page(session, user=staff.user, slug=slug, page=page, status=status)
         desks = member_desks(session, staff.user)
-    return _render("casework/inbox.html", staff, listing=listing, desks=desks)
+    return _render(
+        "casework/inbox.html", staff, listing=listing, desks=desks, statuses=list(SubmissionStatus)
+    )
+
+
+@bp.get("/desks/<slug>/audit")
+@login_required
+def audit_trail(staff: ActiveSession, slug: str) -> ResponseReturnValue:
+    """The desk's audit trail, checked link by link, optionally of one action."""
+    action = request.args.get("action") or None
+    with transaction(instance().sessions) as session:
+        trail = audit_page(session, user=staff.user, slug=slug, action=action)
+    return _render("casework/audit.html", staff, trail=trail)
 
 
 @bp.get("/submissions/<reference>")
