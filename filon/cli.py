@@ -25,6 +25,8 @@ from filon.errors import FilonError
 from filon.instance import Instance, init_instance
 from filon.keyring import Keyring, check_permissions
 from filon.models import Desk, Role, User
+from filon.retention import expired
+from filon.retention import purge as purge_submission
 from filon.settings import Settings, default_instance_dir
 from filon.submissions import open_submission, safe_filename, write_evidence
 
@@ -228,6 +230,26 @@ def open_command(instance_dir: Path | None, receipt: str, username: str, out: Pa
             ensure_ascii=False,
         )
     )
+    instance.close()
+
+
+@cli.command()
+@instance_option
+@click.option("--dry-run", is_flag=True, help="List what would go, and remove nothing.")
+def purge(instance_dir: Path | None, dry_run: bool) -> None:
+    """Destroy submissions past their desk's retention that are not attached to a case."""
+    instance = _open(instance_dir)
+    with instance.sessions() as session:
+        items = expired(session)
+    for item in items:
+        click.echo(
+            f"{'would purge' if dry_run else 'purging'} {item.reference} ({item.desk}, "
+            f"received {item.received_hour:%Y-%m-%d %H:00}, {item.files} file(s))"
+        )
+        if not dry_run:
+            with transaction(instance.sessions) as session:
+                purge_submission(session, instance.store, item)
+    click.echo(f"{len(items)} submission(s) {'would be ' if dry_run else ''}purged")
     instance.close()
 
 
