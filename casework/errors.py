@@ -41,3 +41,11 @@ class SessionExpired(FilonError):
 
 class SessionInvalid(FilonError):
     """The session row does not open with the cookie's key, or opens to another user's key."""
+
+
+class IllegalTransition(FilonError):
+    """A case cannot move from its status to the one asked for."""
+
+
+class InvalidCaseField(FilonError):
+    """A case field is out of range: too long, an unknown risk code, an assignee not a member."""

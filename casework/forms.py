@@ -2,10 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Any
+
 from flask_wtf import FlaskForm
-from wtforms import PasswordField, StringField, TextAreaField
+from wtforms import (
+    PasswordField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.validators import DataRequired, Length
 
+from casework.cases import MAX_NOTE_CHARS, MAX_SUMMARY_CHARS
+from casework.models import MAX_TITLE_CHARS, CasePriority, CaseStatus
+from casework.risks import RISK_CATEGORIES
 from filon.replies import MAX_REPLY_CHARS
 
 
@@ -25,3 +37,49 @@ class ReplyForm(FlaskForm):
     """A message to the source of a submission."""
 
     text = TextAreaField("Reply", validators=[DataRequired(), Length(max=MAX_REPLY_CHARS)])
+
+
+def _values(values: Iterable[str]) -> list[Any]:
+    # Plain strings (value = label): WTForms 3.3 deprecates tuples, and the types-WTForms
+    # stubs do not know its SelectChoice yet.
+    return list(values)
+
+
+class CaseCreateForm(FlaskForm):
+    """A new case from a submission: it needs only a title."""
+
+    title = StringField("Case title", validators=[DataRequired(), Length(max=MAX_TITLE_CHARS)])
+
+
+class CaseStatusForm(FlaskForm):
+    """The status a case moves to (the service checks the move is allowed)."""
+
+    status = SelectField("Status", choices=_values(CaseStatus))
+
+
+class CaseUpdateForm(FlaskForm):
+    """A case's investigator-authored fields; lists are comma-separated."""
+
+    title = StringField("Title", validators=[DataRequired(), Length(max=MAX_TITLE_CHARS)])
+    priority = SelectField("Priority", choices=_values(CasePriority))
+    assignee = StringField("Assignee", validators=[Length(max=64)])
+    summary = TextAreaField("Summary", validators=[Length(max=MAX_SUMMARY_CHARS)])
+    minerals = StringField("Minerals", validators=[Length(max=1000)])
+    # Codes are checked by the service against casework.risks, with a clear message.
+    risk_categories = SelectMultipleField(
+        "OECD Annex II risks",
+        choices=_values(RISK_CATEGORIES),
+        validate_choice=False,
+    )
+    tags = StringField("Tags", validators=[Length(max=1000)])
+
+
+class NoteForm(FlaskForm):
+    """A note on a case, sealed to the desk key."""
+
+    text = TextAreaField("Note", validators=[DataRequired(), Length(max=MAX_NOTE_CHARS)])
+
+
+def split_list(text: str | None) -> list[str]:
+    """The entries of a comma-separated field."""
+    return [part.strip() for part in (text or "").split(",") if part.strip()]

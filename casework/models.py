@@ -1,5 +1,9 @@
 """The casework's own tables (DESIGN.md §6), on the shared declarative base.
 
+Investigator-authored case fields (title, summary, minerals, risks, tags) are plaintext on
+purpose, so the back office can search them; notes may quote a source, so they are sealed to
+the desk key like everything a source sent.
+
 A staff session row holds the user key sealed under a session key that only the browser has,
 so a copy of the database opens nothing; the row is found by a hash of that key, never by the
 key itself.
@@ -8,11 +12,16 @@ key itself.
 from __future__ import annotations
 
 import datetime as dt
+import enum
+from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, ForeignKey
+from sqlalchemy import JSON, BigInteger, DateTime, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from filon.db import Base, hex_digest, intpk, sealed
+from filon.db import Base, hex_digest, hour, intpk, sealed
+from filon.models import string_enum
+
+MAX_TITLE_CHARS = 200
 
 
 class StaffSession(Base):
@@ -39,3 +48,86 @@ class TotpStep(Base):
         ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
     )
     last_step: Mapped[int] = mapped_column(BigInteger)
+
+
+class CaseStatus(enum.StrEnum):
+    """Where a case stands: new → triage → investigating → a finding → archived."""
+
+    NEW = "new"
+    TRIAGE = "triage"
+    INVESTIGATING = "investigating"
+    VERIFIED = "verified"
+    UNVERIFIED = "unverified"
+    DISMISSED = "dismissed"
+    ARCHIVED = "archived"
+
+
+class CasePriority(enum.StrEnum):
+    """How urgently a case needs work."""
+
+    LOW = "low"
+    NORMAL = "normal"
+    HIGH = "high"
+    URGENT = "urgent"
+
+
+class Case(Base):
+    """An investigation on one desk, built from one or more of its submissions."""
+
+    __tablename__ = "cases"
+
+    id: Mapped[intpk]
+    desk_id: Mapped[int] = mapped_column(ForeignKey("desks.id"), index=True)
+    title: Mapped[str] = mapped_column(String(MAX_TITLE_CHARS))
+    status: Mapped[CaseStatus] = mapped_column(
+        string_enum(CaseStatus), default=CaseStatus.NEW, index=True
+    )
+    priority: Mapped[CasePriority] = mapped_column(
+        string_enum(CasePriority), default=CasePriority.NORMAL
+    )
+    assignee_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
+    summary: Mapped[str] = mapped_column(Text, default="")
+    minerals: Mapped[list[str]] = mapped_column(JSON, default=list)
+    risk_categories: Mapped[list[str]] = mapped_column(JSON, default=list)  # casework.risks codes
+    tags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    created_hour: Mapped[hour]
+    updated_hour: Mapped[hour]
+
+    def fields(self) -> dict[str, Any]:
+        """The editable fields as plain values (for the audit trail's before/after)."""
+        return {
+            "title": self.title,
+            "priority": str(self.priority),
+            "assignee_id": self.assignee_id,
+            "summary": self.summary,
+            "minerals": list(self.minerals),
+            "risk_categories": list(self.risk_categories),
+            "tags": list(self.tags),
+        }
+
+
+class CaseSubmission(Base):
+    """A submission attached to a case."""
+
+    __tablename__ = "case_submissions"
+    __table_args__ = (UniqueConstraint("case_id", "submission_id"),)
+
+    id: Mapped[intpk]
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    submission_id: Mapped[int] = mapped_column(
+        ForeignKey("submissions.id", ondelete="CASCADE"), index=True
+    )
+
+
+class CaseNote(Base):
+    """An investigator's note on a case, sealed to the desk key (it may quote a source)."""
+
+    __tablename__ = "case_notes"
+
+    id: Mapped[intpk]
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    sealed_text: Mapped[sealed]
+    created_hour: Mapped[hour]

@@ -53,8 +53,8 @@ class SubmissionStatus(enum.StrEnum):
     DISMISSED = "dismissed"
 
 
-def _enum(cls: type[enum.Enum]) -> Enum:
-    # Stored as plain strings with a CHECK, identical on SQLite and PostgreSQL.
+def string_enum(cls: type[enum.Enum]) -> Enum:
+    """An enum column stored as plain strings with a CHECK, alike on SQLite and PostgreSQL."""
     return Enum(
         cls,
         name=cls.__name__.lower(),
@@ -91,7 +91,7 @@ class User(Base):
 
     id: Mapped[intpk]
     username: Mapped[slug] = mapped_column(unique=True)
-    role: Mapped[Role] = mapped_column(_enum(Role))
+    role: Mapped[Role] = mapped_column(string_enum(Role))
     # Argon2id verifier (argon2-cffi), separate from the key that wraps the user key.
     password_hash: Mapped[str] = mapped_column(String(200))
     public_key: Mapped[public_key]
@@ -169,7 +169,7 @@ class Submission(Base):
     # consented location and time, and the exact time of receipt.
     sealed_metadata: Mapped[sealed]
     status: Mapped[SubmissionStatus] = mapped_column(
-        _enum(SubmissionStatus), default=SubmissionStatus.NEW, index=True
+        string_enum(SubmissionStatus), default=SubmissionStatus.NEW, index=True
     )
 
     evidence: Mapped[list[Evidence]] = relationship(back_populates="submission")
@@ -186,7 +186,7 @@ class Evidence(Base):
     )
     blob_id: Mapped[str] = mapped_column(String(64), unique=True)
     sealed_file_key: Mapped[sealed]  # sealed to the desk key
-    cleaning_status: Mapped[CleaningStatus] = mapped_column(_enum(CleaningStatus))
+    cleaning_status: Mapped[CleaningStatus] = mapped_column(string_enum(CleaningStatus))
     kind: Mapped[str] = mapped_column(String(32))
     ciphertext_size: Mapped[byte_count]
     # The untouched original, sealed to the custodian key only, where the desk keeps originals.

@@ -72,7 +72,8 @@ def member_key(instance: Instance, account: StaffAccount, slug: str) -> BoxKeyPa
 class Route:
     name: str
     method: str
-    path: str  # {ref} is the first receipt
+    path: str  # {ref} is the first receipt; case 1 is the one "create case" makes
+    data: tuple[tuple[str, str], ...] = (("text", "Thank you, we are looking into it."),)
 
 
 ROUTES = [
@@ -86,6 +87,17 @@ ROUTES = [
     Route("submission", "GET", "/submissions/{ref}"),
     Route("download", "GET", "/submissions/{ref}/files/1"),
     Route("reply", "POST", "/submissions/{ref}/replies"),
+    Route("create case", "POST", "/submissions/{ref}/case", (("title", "Rubaya levies"),)),
+    Route("cases", "GET", "/desks/drc-minerals/cases"),
+    Route("case", "GET", "/cases/1"),
+    Route("case status", "POST", "/cases/1/status", (("status", "triage"),)),
+    Route(
+        "case fields",
+        "POST",
+        "/cases/1",
+        (("title", "Rubaya levies"), ("priority", "high"), ("risk_categories", "taxes")),
+    ),
+    Route("case note", "POST", "/cases/1/notes"),
     Route("sign-out", "POST", "/logout"),  # last: it ends the session
 ]
 PUBLIC = {"sign-in page": (200, None), "style sheet": (200, None), "sign-out": (303, "/login")}
@@ -119,6 +131,12 @@ EXPECTED: dict[str, dict[str, tuple[int, str | None]]] = {
         "submission": (200, None),
         "download": (200, None),
         "reply": (303, None),
+        "create case": (303, "/cases/1"),
+        "cases": (200, None),
+        "case": (200, None),
+        "case status": (303, "/cases/1"),
+        "case fields": (303, "/cases/1"),
+        "case note": (303, "/cases/1"),
     },
 }
 
@@ -162,7 +180,7 @@ def test_route_role_matrix(
     for route in ROUTES:
         path = route.path.format(ref=receipts[0])
         if route.method == "POST":
-            data = {"csrf_token": csrf_token(client), "text": "Thank you, we are looking into it."}
+            data = {"csrf_token": csrf_token(client), **dict(route.data)}
             response = client.post(path, data=data)
         else:
             response = client.get(path)
@@ -183,6 +201,11 @@ def test_route_role_matrix(
             ("user:investigator", "viewed"),
             ("user:investigator", "downloaded"),
             ("user:investigator", "replied"),
+            ("user:investigator", "case_created"),
+            ("user:investigator", "case_viewed"),
+            ("user:investigator", "case_status"),
+            ("user:investigator", "case_updated"),
+            ("user:investigator", "case_note"),
         ]
     else:
         assert members_events == []  # nothing was opened, so nothing to audit

@@ -6,6 +6,7 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import Engine, inspect, text
+from sqlalchemy.exc import IntegrityError
 
 import casework.models  # noqa: F401 - the casework's tables are part of the schema
 from filon import schema
@@ -116,4 +117,76 @@ def test_upgrade_from_0002_keeps_users_and_adds_staff_sessions(engine: Engine) -
         # Deleting an account ends its sessions and forgets its TOTP step.
         assert connection.execute(text("SELECT count(*) FROM staff_sessions")).scalar() == 0
         assert connection.execute(text("SELECT count(*) FROM totp_steps")).scalar() == 0
-    assert schema.current_revision(engine) == "0003"
+    assert schema.current_revision(engine) == schema.head_revision()
+
+
+def test_upgrade_from_0003_keeps_submissions_and_adds_cases(engine: Engine) -> None:
+    """0004 adds cases, their submissions and sealed notes beside existing submissions."""
+    schema.upgrade(engine, "0003")
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO desks (slug, name, public_key, sealed_for_recovery, keeps_originals,"
+                " created_day) VALUES ('drc', 'DRC', :pk, :sealed, false, '2026-11-01')"
+            ),
+            {"pk": b"\x01" * 32, "sealed": b"\x02" * 80},
+        )
+        connection.execute(
+            text(
+                "INSERT INTO sources (lookup_hash, public_key, last_seen_day)"
+                " VALUES (:hash, :pk, '2026-11-01')"
+            ),
+            {"hash": "f" * 64, "pk": b"\x03" * 32},
+        )
+        connection.execute(
+            text(
+                "INSERT INTO submissions (reference, desk_id, source_id, received_hour,"
+                " sealed_metadata, status) SELECT 'REF1', desks.id, sources.id,"
+                " '2026-11-01 10:00:00', :sealed, 'read' FROM desks, sources"
+            ),
+            {"sealed": b"\x04" * 64},
+        )
+    schema.upgrade(engine)
+    assert schema.current_revision(engine) == "0004"
+    with engine.begin() as connection:
+        assert connection.execute(text("SELECT reference, status FROM submissions")).one() == (
+            "REF1",
+            "read",
+        )
+        connection.execute(
+            text(
+                "INSERT INTO cases (desk_id, title, status, priority, summary, minerals,"
+                " risk_categories, tags, created_hour, updated_hour) SELECT id, 'Coltan',"
+                " 'new', 'high', '', '[]', '[\"armed_groups\"]', '[]', '2026-11-22 10:00:00',"
+                " '2026-11-22 10:00:00' FROM desks"
+            )
+        )
+        connection.execute(
+            text(
+                "INSERT INTO case_submissions (case_id, submission_id)"
+                " SELECT cases.id, submissions.id FROM cases, submissions"
+            )
+        )
+        connection.execute(
+            text(
+                "INSERT INTO case_notes (case_id, sealed_text, created_hour)"
+                " SELECT id, :sealed, '2026-11-22 10:00:00' FROM cases"
+            ),
+            {"sealed": b"\x05" * 60},
+        )
+        # A submission is linked to a case once.
+        with pytest.raises(IntegrityError), connection.begin_nested():
+            connection.execute(
+                text(
+                    "INSERT INTO case_submissions (case_id, submission_id)"
+                    " SELECT cases.id, submissions.id FROM cases, submissions"
+                )
+            )
+        # The status CHECK holds on both databases.
+        with pytest.raises(IntegrityError), connection.begin_nested():
+            connection.execute(text("UPDATE cases SET status = 'closed'"))
+        connection.execute(text("DELETE FROM cases"))
+        # Deleting a case removes its links and notes, never the submissions.
+        assert connection.execute(text("SELECT count(*) FROM case_submissions")).scalar() == 0
+        assert connection.execute(text("SELECT count(*) FROM case_notes")).scalar() == 0
+        assert connection.execute(text("SELECT count(*) FROM submissions")).scalar() == 1

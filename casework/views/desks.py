@@ -18,7 +18,7 @@ from flask.typing import ResponseReturnValue
 
 from casework import reading
 from casework.audit import audit_page
-from casework.forms import LogoutForm, ReplyForm
+from casework.forms import CaseCreateForm, LogoutForm, ReplyForm
 from casework.inbox import inbox_page, member_desks
 from casework.sessions import ActiveSession
 from casework.web import instance, login_required
@@ -81,7 +81,13 @@ def submission(staff: ActiveSession, reference: str) -> ResponseReturnValue:
         view = reading.view_submission(
             session, reference=reference, user=staff.user, user_key=staff.user_key
         )
-    return _render("casework/submission.html", staff, view=view, reply_form=ReplyForm())
+    return _render(
+        "casework/submission.html",
+        staff,
+        view=view,
+        reply_form=ReplyForm(),
+        case_form=CaseCreateForm(),
+    )
 
 
 @bp.get("/submissions/<reference>/files/<int:number>")
