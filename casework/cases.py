@@ -35,6 +35,7 @@ from filon.custody import event_record
 from filon.db import current_hour
 from filon.errors import NotFound
 from filon.models import Desk, DeskMembership, Submission, SubmissionStatus, User
+from filon.submissions import find_submission
 
 CREATED = "case_created"
 STATUS = "case_status"
@@ -272,14 +273,7 @@ def _audit(
 
 
 def _member_submission(session: Session, *, user: User, reference: str) -> Submission:
-    submission = session.scalars(
-        select(Submission).where(Submission.reference == reference.strip().upper())
-    ).first()
-    if submission is None:
-        raise NotFound(f"no submission has the receipt {reference!r}")
-    desk = session.get(Desk, submission.desk_id)
-    if desk is None:
-        raise NotFound("the submission's desk is gone")
+    submission, desk = find_submission(session, reference)
     member_desk(session, user=user, slug=desk.slug)  # a non-member finds nothing
     return submission
 

@@ -34,10 +34,8 @@ class OpenedSubmission:
     evidence: list[Evidence]
 
 
-def open_submission(
-    session: Session, *, reference: str, user: User, user_key: BoxKeyPair
-) -> OpenedSubmission:
-    """Open a submission through the user's desk membership."""
+def find_submission(session: Session, reference: str) -> tuple[Submission, Desk]:
+    """A submission by its receipt (as typed: case and spaces forgiven), with its desk."""
     submission = session.scalars(
         select(Submission).where(Submission.reference == reference.strip().upper())
     ).first()
@@ -46,6 +44,14 @@ def open_submission(
     desk = session.get(Desk, submission.desk_id)
     if desk is None:
         raise NotFound("the submission's desk is gone")
+    return submission, desk
+
+
+def open_submission(
+    session: Session, *, reference: str, user: User, user_key: BoxKeyPair
+) -> OpenedSubmission:
+    """Open a submission through the user's desk membership."""
+    submission, desk = find_submission(session, reference)
     desk_key = open_desk_key(session, desk=desk, user=user, user_key=user_key)
     document = json.loads(open_sealed(submission.sealed_metadata, desk_key))
     evidence = list(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import Engine, inspect, text
+from sqlalchemy import Connection, Engine, inspect, text
 from sqlalchemy.exc import IntegrityError
 
 import casework.models  # noqa: F401 - the casework's tables are part of the schema
@@ -59,17 +59,22 @@ def test_upgrade_is_idempotent(engine: Engine) -> None:
     schema.check_current(engine)
 
 
+def insert_desk(connection: Connection) -> None:
+    """A desk row as every revision since 0001 holds it."""
+    connection.execute(
+        text(
+            "INSERT INTO desks (slug, name, public_key, sealed_for_recovery, keeps_originals,"
+            " created_day) VALUES ('drc', 'DRC', :pk, :sealed, false, '2026-11-01')"
+        ),
+        {"pk": b"\x01" * 32, "sealed": b"\x02" * 80},
+    )
+
+
 def test_upgrade_from_0001_keeps_data(engine: Engine) -> None:
     """Every migration upgrades a database holding data; 0002 adds uploads beside it."""
     schema.upgrade(engine, "0001")
     with engine.begin() as connection:
-        connection.execute(
-            text(
-                "INSERT INTO desks (slug, name, public_key, sealed_for_recovery, keeps_originals,"
-                " created_day) VALUES ('drc', 'DRC', :pk, :sealed, false, '2026-11-01')"
-            ),
-            {"pk": b"\x01" * 32, "sealed": b"\x02" * 80},
-        )
+        insert_desk(connection)
         connection.execute(
             text(
                 "INSERT INTO custody_events (subject, seq, actor, action, at, details, prev_hash,"
@@ -124,13 +129,7 @@ def test_upgrade_from_0003_keeps_submissions_and_adds_cases(engine: Engine) -> N
     """0004 adds cases, their submissions and sealed notes beside existing submissions."""
     schema.upgrade(engine, "0003")
     with engine.begin() as connection:
-        connection.execute(
-            text(
-                "INSERT INTO desks (slug, name, public_key, sealed_for_recovery, keeps_originals,"
-                " created_day) VALUES ('drc', 'DRC', :pk, :sealed, false, '2026-11-01')"
-            ),
-            {"pk": b"\x01" * 32, "sealed": b"\x02" * 80},
-        )
+        insert_desk(connection)
         connection.execute(
             text(
                 "INSERT INTO sources (lookup_hash, public_key, last_seen_day)"
