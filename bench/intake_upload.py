@@ -50,7 +50,7 @@ REPO = Path(__file__).resolve().parent.parent
 MIB = 1024 * 1024
 CHUNK = MIB
 POOL = hashlib.shake_256(b"filon-bench").digest(8 * MIB)
-CONNECTIONS = 4
+CONNECTIONS = int(os.environ.get("C", "4"))
 PHASES: dict[str, float] = {}
 
 
@@ -123,6 +123,8 @@ def start_server(instance: Path) -> tuple[subprocess.Popen[str], str]:
         raise RuntimeError("filon serve has no output pipe")
     for line in process.stdout:
         if match := re.match(r"intake: (http://\S+)", line):
+            # Keep reading what the server prints, or a full pipe would stall its logging.
+            threading.Thread(target=process.stdout.read, daemon=True).start()
             return process, match.group(1)
     raise RuntimeError("filon serve did not start")
 

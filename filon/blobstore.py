@@ -174,7 +174,7 @@ class BlobStore:
         _fsync_dir(self.root / _UPLOADS)
         return blob_id
 
-    def write_incoming(self, blob_id: str, offset: int, data: bytes) -> None:
+    def write_incoming(self, blob_id: str, offset: int, data: bytes | memoryview) -> None:
         """Write ciphertext at ``offset`` of an incoming stream and make it durable."""
         fd = os.open(self.incoming_path(blob_id), os.O_WRONLY)
         try:

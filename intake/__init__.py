@@ -18,8 +18,10 @@ def create_app(settings: Settings, instance: Instance | None = None) -> Flask:
     from filon.instance import Instance  # noqa: PLC0415
     from filon.web import install_json_errors, make_app  # noqa: PLC0415
     from intake import api, i18n, nojs, pages  # noqa: PLC0415
+    from intake.uploads import ChunkLedger  # noqa: PLC0415
 
     app = make_app(__name__, instance or Instance.open(settings))
+    app.extensions["filon-chunks"] = ChunkLedger(app.extensions["filon"].sessions)
     install_json_errors(app)
     i18n.init_app(app)
     app.register_blueprint(api.bp)

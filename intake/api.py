@@ -16,6 +16,7 @@ from sqlalchemy.exc import OperationalError
 from crypto.keys import KeyFormatError, b64decode, b64encode
 from crypto.sealing import seal
 from crypto.stream import CHUNK_SIZE, CIPHER_CHUNK_SIZE, PREFIX_SIZE
+from filon.body import read_into, thread_buffer
 from filon.db import transaction
 from filon.keyring import IntakeKey
 from filon.replies import replies_for_source
@@ -34,7 +35,7 @@ from intake.errors import (
     UploadNotFound,
     UploadUsed,
 )
-from intake.services import instance
+from intake.services import chunk_ledger, instance
 from intake.sources import find_source
 from intake.submission import IncomingFile, submit
 
@@ -159,14 +160,14 @@ def put_chunk(upload_id: str, index: int) -> Response:
         raise MalformedRequest("a chunk needs a Content-Length")
     if length > CIPHER_CHUNK_SIZE:
         raise TooLarge(f"a chunk is at most {CIPHER_CHUNK_SIZE} bytes")
-    data = request.stream.read(length)
-    if len(data) != length:
+    data = memoryview(thread_buffer(CIPHER_CHUNK_SIZE))[:length]
+    if read_into(request.environ, data) != length:
         raise MalformedRequest("the chunk ended before its Content-Length")
     filon = instance()
-    with transaction(filon.sessions) as session:
+    with filon.sessions() as session:
         upload = uploads.find_upload(session, upload_id)
-        count = uploads.put_chunk(session, filon.store, upload=upload, index=index, data=data)
-    return _no_store(jsonify(received=count))
+    uploads.write_chunk(filon.store, upload=upload, index=index, data=data)
+    return _no_store(jsonify(received=chunk_ledger().record(upload, index)))
 
 
 @bp.get("/uploads/<upload_id>")

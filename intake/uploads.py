@@ -9,16 +9,24 @@ the file key arrives only inside the sealed envelope of the submission.
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from crypto.stream import ABYTES, CIPHER_CHUNK_SIZE, HEADER_BYTES, chunk_offset, stream_size
 from filon.blobstore import BlobStore
-from filon.db import current_hour, dialect_insert
+from filon.db import current_hour, dialect_insert, transaction
 from filon.models import Upload, UploadChunk
-from intake.errors import ChunkRejected, MalformedRequest, TooLarge, UploadNotFound, UploadUsed
+from intake.errors import (
+    ChunkRejected,
+    MalformedRequest,
+    TooLarge,
+    TryLater,
+    UploadNotFound,
+    UploadUsed,
+)
 
 
 @dataclass(frozen=True)
@@ -91,10 +99,8 @@ def received(session: Session, upload: Upload) -> int:
     return int(count or 0)
 
 
-def put_chunk(
-    session: Session, store: BlobStore, *, upload: Upload, index: int, data: bytes
-) -> int:
-    """Store chunk ``index`` at its place (idempotent); returns the count of chunks held."""
+def write_chunk(store: BlobStore, *, upload: Upload, index: int, data: bytes | memoryview) -> None:
+    """Check chunk ``index`` and write it durably at its place; no database work."""
     if upload.used:
         raise UploadUsed("this upload already belongs to a submission")
     shape = layout(upload.ciphertext_size)
@@ -104,14 +110,92 @@ def put_chunk(
     if len(data) != expected:
         raise ChunkRejected(f"chunk {index} must be {expected} bytes, not {len(data)}")
     store.write_incoming(upload.blob_id, chunk_offset(index), data)
-    # The chunk is on disk; now record it. The same chunk arriving twice (a retry after a
-    # lost answer, or two at once) is held either way: a duplicate row is moot.
-    session.execute(
-        dialect_insert(session)(UploadChunk)
-        .values(upload_id=upload.id, index=index)
-        .on_conflict_do_nothing()
-    )
-    return received(session, upload)
+
+
+class ChunkLedger:
+    """Records stored chunks in the database, one commit for all that arrive meanwhile.
+
+    A commit makes the record durable, and SQLite (like PostgreSQL without group commit)
+    pays for that with a flush of its log: one commit per chunk capped a four-connection
+    upload at the database's commit rate. Here the first request to arrive commits every
+    chunk that is waiting; those that arrive while it works wait for the next commit. Each
+    request returns only once its own chunk is committed, so an acknowledged chunk is both on
+    disk and recorded. A failed commit fails every request in it (none was acknowledged).
+    """
+
+    def __init__(self, sessions: sessionmaker[Session]) -> None:
+        self._sessions = sessions
+        self._lock = threading.Lock()
+        self._pending: list[_Entry] = []
+        self._committing = False
+
+    def record(self, upload: Upload, index: int) -> int:
+        """Record chunk ``index`` of ``upload``; returns the count of chunks it holds."""
+        entry = _Entry(upload.id, index)
+        with self._lock:
+            self._pending.append(entry)
+            lead = not self._committing
+            self._committing = True
+        if not lead:
+            entry.done.wait()
+            return entry.result()
+        batch: list[_Entry] = []
+        try:
+            while True:
+                with self._lock:
+                    batch, self._pending = self._pending, []
+                    if not batch:
+                        self._committing = False
+                        break
+                self._commit(batch)
+        finally:
+            with self._lock:  # leaving abnormally: no request may wait for a commit forever
+                if self._committing:
+                    self._committing = False
+                    batch += self._pending
+                    self._pending = []
+                    for waiting in batch:
+                        if not waiting.done.is_set():
+                            waiting.error = TryLater("the server was interrupted; send again")
+                            waiting.done.set()
+        return entry.result()
+
+    def _commit(self, batch: list[_Entry]) -> None:
+        try:
+            with transaction(self._sessions) as session:
+                session.execute(
+                    dialect_insert(session)(UploadChunk)
+                    .values([{"upload_id": e.upload_id, "index": e.index} for e in batch])
+                    .on_conflict_do_nothing()
+                )
+                held = session.execute(
+                    select(UploadChunk.upload_id, func.count())
+                    .where(UploadChunk.upload_id.in_({e.upload_id for e in batch}))
+                    .group_by(UploadChunk.upload_id)
+                )
+                counts: dict[int, int] = dict(held.all())
+        except Exception as exc:  # every request of the batch learns why
+            for entry in batch:
+                entry.error = exc
+                entry.done.set()
+            return
+        for entry in batch:
+            entry.count = counts.get(entry.upload_id, 0)
+            entry.done.set()
+
+
+@dataclass
+class _Entry:
+    upload_id: int
+    index: int
+    done: threading.Event = field(default_factory=threading.Event)
+    count: int = 0
+    error: BaseException | None = None
+
+    def result(self) -> int:
+        if self.error is not None:
+            raise self.error
+        return self.count
 
 
 def missing_chunks(session: Session, upload: Upload) -> list[int]:
