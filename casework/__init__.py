@@ -8,6 +8,7 @@ from flask import Flask, Response, render_template
 
 from casework.views import auth, desks
 from casework.views import cases as case_views  # not `cases`: that is the service module
+from casework.web import RecordId, refuse_nul_characters
 from filon.errors import NotFound
 from filon.instance import Instance
 from filon.settings import Settings
@@ -29,6 +30,8 @@ def create_app(settings: Settings, instance: Instance | None = None) -> Flask:
         SESSION_COOKIE_PATH="/",
         WTF_CSRF_TIME_LIMIT=CSRF_TIME_LIMIT,
     )
+    app.url_map.converters["int"] = RecordId  # before any rule is made with it
+    app.before_request(refuse_nul_characters)
     app.register_blueprint(auth.bp)
     app.register_blueprint(desks.bp)
     app.register_blueprint(case_views.bp)

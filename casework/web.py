@@ -6,8 +6,9 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
-from flask import current_app, redirect, request, url_for
+from flask import abort, current_app, redirect, request, url_for
 from flask.typing import ResponseReturnValue
+from werkzeug.routing import IntegerConverter, Map
 from werkzeug.wrappers import Response
 
 from casework.errors import SessionExpired, SessionInvalid, SessionMissing
@@ -16,6 +17,34 @@ from filon.db import transaction
 from filon.instance import Instance
 
 StaffView = Callable[..., ResponseReturnValue]
+
+# The largest value of a PostgreSQL ``integer`` column, the type of every record id.
+MAX_RECORD_ID = 2**31 - 1
+
+
+class RecordId(IntegerConverter):
+    """``<int:...>`` in a casework URL: an id a database column can hold, or no match (404).
+
+    Werkzeug's own accepts any number of digits, and a number past the column's range made
+    the database raise (a 500) instead of finding nothing.
+    """
+
+    def __init__(self, url_map: Map, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("max", MAX_RECORD_ID)
+        super().__init__(url_map, *args, **kwargs)
+
+
+def refuse_nul_characters() -> None:
+    """Answer 400 to a request whose path, query or form holds a NUL character.
+
+    No slug, receipt, name, title or message has one, and PostgreSQL text cannot hold one:
+    let through, it made the database raise (a 500) before any check could say no.
+    """
+    values = [request.path, *request.args.keys(), *request.form.keys()]
+    values += [v for _, vs in request.args.lists() for v in vs]
+    values += [v for _, vs in request.form.lists() for v in vs]
+    if any("\x00" in value for value in values):
+        abort(400)
 
 
 def instance() -> Instance:

@@ -27,6 +27,10 @@ from filon.models import SubmissionStatus
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
 
+# 50 million submissions: a page past this is a bad request, not an offset that overflows
+# the database's integer (a 500).
+MAX_PAGE = 1_000_000
+
 bp = Blueprint("desks", __name__, static_folder=STATIC, static_url_path="/static")
 
 
@@ -51,6 +55,8 @@ def home(staff: ActiveSession) -> ResponseReturnValue:
 def inbox(staff: ActiveSession, slug: str) -> ResponseReturnValue:
     """A desk's submissions, newest first."""
     page = request.args.get("page", 0, type=int) or 0
+    if page > MAX_PAGE:
+        abort(400)
     wanted = request.args.get("status") or None
     if wanted is not None and wanted not in {s.value for s in SubmissionStatus}:
         abort(400)
