@@ -1,0 +1,589 @@
+"""Every casework route × every role: the exact answer, and nothing served or changed when refused.
+
+The routes come from the app's own URL map, so a route added without an expectation here
+fails :func:`test_every_route_has_an_expectation` by name. Each role runs against a world
+made through the real intake pipeline: two submissions to ``drc-minerals`` (one with a
+photo), one to another desk, a case with a sealed note, and a reply. A refused request must
+leave the whole record (submissions, cases, notes, replies, audit trail) and the blob store
+exactly as they were, and its body must carry none of the desk's content.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from markupsafe import escape
+from sqlalchemy import select
+from werkzeug.test import TestResponse
+
+from casework import cases
+from casework.models import Case, CaseNote
+from casework.sessions import COOKIE_NAME, encode_cookie
+from casework.views.auth import LOGIN_FAILED
+from crypto.sealing import open_sealed
+from filon.accounts import add_member, get_user, open_desk_key, unlock_user_key
+from filon.db import Base, transaction
+from filon.desks import create_desk, get_desk
+from filon.instance import Instance
+from filon.models import CustodyEvent, Reply, Source, Submission, SubmissionStatus
+from filon.replies import create_reply
+from intake.demo import SAMPLES, seed_submissions
+from intake.sources import derive
+from intake.submission import submit
+from tests.conftest import STAFF_PASSWORD, Staff, StaffAccount, csrf_token, make_account
+
+DESK = "drc-minerals"
+OTHER_DESK = "other-desk"
+REPORT = SAMPLES[0].answers["report"]
+SECOND_REPORT = SAMPLES[1].answers["report"]
+OTHER_REPORT = "Someone at the Antwerp bourse re-papers stones from Alrosa (example)."
+NOTE = "The treasurer confirmed the second ledger (sealed note)."
+CASE_TITLE = "Levies at the Rubaya washing site"
+REPLY = "Thank you. Which day were the barriers put up?"
+# Tables the server writes on its own on every request or sign-in: session bookkeeping,
+# throttling counters and proof-of-work challenges. Everything else must stay as it was.
+BOOKKEEPING = {"staff_sessions", "totp_steps", "rate_counters", "pow_challenges"}
+
+
+# -- the world every role meets -------------------------------------------------------------------
+
+
+@dataclass
+class World:
+    """What is on the instance before a role starts: receipts, a case, a codename."""
+
+    refs: list[str]  # drc-minerals: the photo one, then the text-only one
+    other_ref: str  # other-desk
+    case_id: int  # on drc-minerals, from refs[0], with NOTE
+    other_case_id: int  # on other-desk
+    codename: str  # the source of refs[0]
+    accounts: dict[str, StaffAccount] = field(default_factory=dict)
+
+
+@pytest.fixture
+def world(instance: Instance, investigator: StaffAccount) -> World:
+    """Submissions through the intake, a second desk, staff of every kind, a case and a reply."""
+    outcomes = seed_submissions(instance, DESK)
+    accounts = {
+        "investigator": investigator,
+        "outsider": make_account(instance, "outsider", "investigator"),
+        "journalist": make_account(instance, "journalist", "journalist"),
+        "journalist-outside": make_account(instance, "journalist-outside", "journalist"),
+        "admin": make_account(instance, "admin", "admin"),
+        "admin-outside": make_account(instance, "admin-outside", "admin"),
+    }
+    with transaction(instance.sessions) as session:
+        create_desk(
+            session,
+            slug=OTHER_DESK,
+            name="Other desk",
+            recovery_public_key=instance.settings.recovery_public_key,
+            members=[(get_user(session, "outsider"), True)],
+        )
+        desk = get_desk(session, DESK)
+        owner = get_user(session, "investigator")
+        desk_key = open_desk_key(
+            session, desk=desk, user=owner, user_key=unlock_user_key(owner, STAFF_PASSWORD)
+        )
+        for name in ("journalist", "admin"):
+            add_member(session, desk=desk, desk_key=desk_key, user=get_user(session, name))
+    other = submit(
+        instance,
+        desk_slug=OTHER_DESK,
+        lang="en",
+        answers={"report": OTHER_REPORT},
+        files=[],
+        codename=None,
+    )
+    with transaction(instance.sessions) as session:
+        case = cases.create_case(
+            session, user=owner, references=[outcomes[0].receipt], title=CASE_TITLE
+        )
+        cases.add_note(session, user=owner, case_id=case.id, text=NOTE)
+        other_case = cases.create_case(
+            session, user=get_user(session, "outsider"), references=[other.receipt], title="Bourse"
+        )
+        submission = session.scalars(
+            select(Submission).where(Submission.reference == outcomes[0].receipt)
+        ).one()
+        create_reply(
+            session,
+            source=session.get_one(Source, submission.source_id),
+            desk=desk,
+            text=REPLY,
+            author=owner,
+        )
+        case_id, other_case_id = case.id, other_case.id
+    assert outcomes[0].codename is not None
+    return World(
+        refs=[o.receipt for o in outcomes],
+        other_ref=other.receipt,
+        case_id=case_id,
+        other_case_id=other_case_id,
+        codename=outcomes[0].codename,
+        accounts=accounts,
+    )
+
+
+def snapshot(instance: Instance) -> dict[str, Any]:
+    """Every row of every table but the bookkeeping ones, and every stored blob's digest."""
+    rows: dict[str, Any] = {}
+    with instance.sessions() as session:
+        for table in Base.metadata.sorted_tables:
+            if table.name not in BOOKKEEPING:
+                rows[table.name] = sorted(map(repr, session.execute(select(table)).all()))
+    rows["blobs"] = {
+        blob_id: hashlib.sha256(instance.store.path(blob_id).read_bytes()).hexdigest()
+        for blob_id in instance.store.ids()
+    }
+    return rows
+
+
+def audit_actions(instance: Instance, slug: str = DESK) -> list[str]:
+    with instance.sessions() as session:
+        return list(
+            session.scalars(
+                select(CustodyEvent.action)
+                .where(CustodyEvent.subject == f"audit:{slug}")
+                .order_by(CustodyEvent.seq)
+            )
+        )
+
+
+# -- the requests ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Call:
+    """One request to a route; ``{ref}``, ``{ref2}``, ``{case}`` are filled from the world."""
+
+    path: str
+    data: tuple[tuple[str, str], ...] = ()
+
+
+# (endpoint, method) → the request made. Every route of the URL map must be here.
+CALLS: dict[tuple[str, str], Call] = {
+    ("auth.login", "GET"): Call("/login"),
+    ("desks.static", "GET"): Call("/static/casework/casework.css"),
+    ("desks.home", "GET"): Call("/"),
+    ("desks.inbox", "GET"): Call(f"/desks/{DESK}"),
+    ("desks.audit_trail", "GET"): Call(f"/desks/{DESK}/audit"),
+    ("desks.submission", "GET"): Call("/submissions/{ref}"),
+    ("desks.download", "GET"): Call("/submissions/{ref}/files/1"),
+    ("desks.reply", "POST"): Call("/submissions/{ref}/replies", (("text", "A second question."),)),
+    ("cases.listing", "GET"): Call(f"/desks/{DESK}/cases"),
+    ("cases.create", "POST"): Call("/submissions/{ref2}/case", (("title", "Night trucks"),)),
+    ("cases.case", "GET"): Call("/cases/{case}"),
+    ("cases.status", "POST"): Call("/cases/{case}/status", (("status", "triage"),)),
+    ("cases.update", "POST"): Call(
+        "/cases/{case}",
+        (("title", CASE_TITLE), ("priority", "high"), ("risk_categories", "taxes")),
+    ),
+    ("cases.note", "POST"): Call("/cases/{case}/notes", (("text", "A second note."),)),
+    # Last two: signing out ends the session; a failed sign-in (wrong code) is the same for all.
+    ("auth.logout", "POST"): Call("/logout"),
+    ("auth.login", "POST"): Call(
+        "/login", (("username", "investigator"), ("password", "wrong"), ("code", "000000"))
+    ),
+}
+
+PUBLIC = {("auth.login", "GET"), ("desks.static", "GET"), ("auth.logout", "POST")}
+STAFF_ONLY = [key for key in CALLS if key not in PUBLIC and key != ("auth.login", "POST")]
+
+ROLES = [
+    "no session",
+    "source",
+    "journalist of another desk",
+    "investigator of another desk",
+    "admin of another desk",
+    "investigator of the desk",
+    "journalist of the desk",
+    "admin of the desk",
+]
+MEMBERS = {"investigator of the desk", "journalist of the desk", "admin of the desk"}
+ACCOUNT = {
+    "journalist of another desk": "journalist-outside",
+    "investigator of another desk": "outsider",
+    "admin of another desk": "admin-outside",
+    "investigator of the desk": "investigator",
+    "journalist of the desk": "journalist",
+    "admin of the desk": "admin",
+}
+
+# An outcome: status, where a redirect leads (None: no redirect), and what a member's
+# request records on the desk's audit trail.
+Outcome = tuple[int, str | None]
+
+
+def expected(role: str) -> dict[tuple[str, str], Outcome]:
+    """What ``role`` gets from each route (paths use the world's placeholders)."""
+    table: dict[tuple[str, str], Outcome] = {
+        ("auth.login", "GET"): (200, None),
+        ("desks.static", "GET"): (200, None),
+        ("auth.logout", "POST"): (303, "/login"),
+        ("auth.login", "POST"): (401, None),
+    }
+    if role in {"no session", "source"}:
+        return {**table, **dict.fromkeys(STAFF_ONLY, (303, "/login"))}
+    if role not in MEMBERS:
+        # A desk, submission or case the user cannot open looks exactly like none at all.
+        refused = dict.fromkeys(STAFF_ONLY, (404, None))
+        home: Outcome = (303, f"/desks/{OTHER_DESK}") if "investigator" in role else (200, None)
+        return {**table, **refused, ("desks.home", "GET"): home}
+    return {
+        **table,
+        ("desks.home", "GET"): (303, f"/desks/{DESK}"),
+        ("desks.inbox", "GET"): (200, None),
+        ("desks.audit_trail", "GET"): (200, None),
+        ("desks.submission", "GET"): (200, None),
+        ("desks.download", "GET"): (200, None),
+        ("desks.reply", "POST"): (303, "/submissions/{ref}?sent=1"),
+        ("cases.listing", "GET"): (200, None),
+        ("cases.create", "POST"): (303, "/cases/{new_case}"),
+        ("cases.case", "GET"): (200, None),
+        ("cases.status", "POST"): (303, "/cases/{case}"),
+        ("cases.update", "POST"): (303, "/cases/{case}"),
+        ("cases.note", "POST"): (303, "/cases/{case}"),
+    }
+
+
+# What a member's request adds to the desk's audit trail (and nothing else records one).
+AUDITED = {
+    ("desks.submission", "GET"): ["viewed"],
+    ("desks.download", "GET"): ["downloaded"],
+    ("desks.reply", "POST"): ["replied"],
+    ("cases.create", "POST"): ["case_created"],
+    ("cases.case", "GET"): ["case_viewed"],
+    ("cases.status", "POST"): ["case_status"],
+    ("cases.update", "POST"): ["case_updated"],
+    ("cases.note", "POST"): ["case_note"],
+}
+
+
+def routes_of(app: Flask) -> set[tuple[str, str]]:
+    """Every (endpoint, method) the app answers, but HEAD and OPTIONS (Flask adds those)."""
+    return {
+        (rule.endpoint, method)
+        for rule in app.url_map.iter_rules()
+        for method in rule.methods or ()
+        if method not in {"HEAD", "OPTIONS"}
+    }
+
+
+def test_every_route_has_an_expectation(casework_app: Flask) -> None:
+    routes = routes_of(casework_app)
+    missing = sorted(routes - set(CALLS))
+    assert not missing, (
+        "casework routes without an access expectation (add them to CALLS and expected() in "
+        f"tests/test_casework_access.py): {', '.join(f'{m} {e}' for e, m in missing)}"
+    )
+    stale = sorted(set(CALLS) - routes)
+    assert not stale, f"expectations for routes that no longer exist: {stale}"
+    for role in ROLES:
+        assert set(expected(role)) == set(CALLS), role
+
+
+# -- the roles ------------------------------------------------------------------------------------
+
+
+def source_client(app: Flask, instance: Instance, intake_client: FlaskClient, codename: str) -> Any:
+    """A browser that holds what a source holds: the codename and the intake's cookies.
+
+    Whatever a source could present (a session cookie made from the key their codename
+    derives, the intake's signed cookie under the casework's name) must count for nothing.
+    """
+    intake_client.get("/replies")
+    intake_cookie = intake_client.get_cookie("session")
+    assert intake_cookie is not None
+    client = app.test_client()
+    keys = derive(instance, codename)
+    client.set_cookie(COOKIE_NAME, encode_cookie(keys.keypair.private))
+    client.set_cookie("__Host-filon-csrf", intake_cookie.value)
+    client.set_cookie("session", intake_cookie.value)
+    return client
+
+
+def client_for(
+    role: str, app: Flask, instance: Instance, world: World, intake_client: FlaskClient
+) -> FlaskClient:
+    if role == "no session":
+        return app.test_client()
+    if role == "source":
+        return source_client(app, instance, intake_client, world.codename)
+    client = app.test_client()
+    assert Staff(client, world.accounts[ACCOUNT[role]]).log_in().status_code == 303
+    return client
+
+
+def request(client: FlaskClient, key: tuple[str, str], path: str, call: Call) -> TestResponse:
+    if key[1] == "GET":
+        return client.get(path)
+    token = csrf_token(client)  # the sign-in page's token: one per browser serves every form
+    return client.post(path, data={"csrf_token": token, **dict(call.data)})
+
+
+def fill(text: str, world: World, **more: object) -> str:
+    return text.format(ref=world.refs[0], ref2=world.refs[1], case=world.case_id, **more)
+
+
+# Content that only a member of drc-minerals may ever receive.
+def secrets_of(world: World) -> list[bytes]:
+    values = [REPORT, SECOND_REPORT, NOTE, REPLY, CASE_TITLE, *world.refs, world.codename]
+    return [v.encode() for v in values] + [str(escape(v)).encode() for v in values]
+
+
+def check_member_content(
+    key: tuple[str, str], response: TestResponse, body: bytes, instance: Instance, world: World
+) -> None:
+    """A member's 200 carries the content the route is for."""
+    text = body.decode("utf-8", "replace")
+    checks: dict[tuple[str, str], Callable[[], None]] = {
+        ("desks.inbox", "GET"): lambda: all_in(text, world.refs),
+        ("desks.audit_trail", "GET"): lambda: all_in(text, ["case_created", "case_note"]),
+        ("desks.submission", "GET"): lambda: all_in(
+            text, [escape(REPORT), "IMG_0042.jpg", "GPS", "Cleaning: cleaned"]
+        ),
+        ("desks.download", "GET"): lambda: check_download(response, body, instance, world),
+        ("cases.listing", "GET"): lambda: all_in(text, [CASE_TITLE]),
+        ("cases.case", "GET"): lambda: all_in(text, [CASE_TITLE, NOTE, world.refs[0]]),
+    }
+    if key in checks:
+        checks[key]()
+
+
+def all_in(text: str, wanted: list[str]) -> None:
+    for value in wanted:
+        assert value in text, value
+
+
+def check_download(response: TestResponse, body: bytes, instance: Instance, world: World) -> None:
+    assert response.headers["Content-Type"] == "application/octet-stream"
+    assert response.headers["Content-Disposition"] == "attachment; filename=01-IMG_0042.jpg"
+    assert body.startswith(b"\xff\xd8")
+    assert b"ExampleCam" not in body  # the cleaned copy, never the original
+
+
+# -- the matrix -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_route_role_matrix(
+    role: str,
+    instance: Instance,
+    casework_app: Flask,
+    intake_client: FlaskClient,
+    world: World,
+) -> None:
+    assert routes_of(casework_app) <= set(CALLS), "see test_every_route_has_an_expectation"
+    client = client_for(role, casework_app, instance, world, intake_client)
+    outcomes = expected(role)
+    for key, call in CALLS.items():
+        before, trail = snapshot(instance), audit_actions(instance)
+        response = request(client, key, fill(call.path, world), call)
+        body = response.get_data()
+        response.close()
+        status, location = outcomes[key]
+        cell = f"{role} × {key[1]} {key[0]}"
+        assert response.status_code == status, cell
+        new_case = max_case_id(instance)
+        if location is None:
+            assert "Location" not in response.headers, cell
+        else:
+            assert response.headers["Location"] == fill(location, world, new_case=new_case), cell
+        if role not in MEMBERS:  # nothing this role gets carries anything of the desk
+            for secret in secrets_of(world):
+                assert secret not in body, (cell, secret)
+        if role in MEMBERS and status < 400:
+            check_member_content(key, response, body, instance, world)
+            assert audit_actions(instance) == trail + AUDITED.get(key, []), cell
+        elif key[1] == "POST" or status >= 300:
+            # Refused (or public): the record and the blob store are exactly as they were.
+            assert snapshot(instance) == before, cell
+    check_effects(role, instance, world)
+
+
+def max_case_id(instance: Instance) -> int:
+    with instance.sessions() as session:
+        return max(session.scalars(select(Case.id)))
+
+
+def check_effects(role: str, instance: Instance, world: World) -> None:
+    """After the run: members' actions took effect; nobody else's did, on either desk."""
+    with instance.sessions() as session:
+        notes = list(session.scalars(select(CaseNote)))
+        replies = list(session.scalars(select(Reply)))
+        case = session.get_one(Case, world.case_id)
+        statuses = dict(session.execute(select(Submission.reference, Submission.status)).all())
+        desk_key = None
+        if role in MEMBERS:
+            account = world_account(world, role)
+            user = get_user(session, account.username)
+            desk_key = open_desk_key(
+                session,
+                desk=get_desk(session, DESK),
+                user=user,
+                user_key=unlock_user_key(user, account.password),
+            )
+    assert audit_actions(instance, OTHER_DESK) == ["case_created"]  # only the world's own
+    if desk_key is None:
+        assert len(notes) == 1
+        assert len(replies) == 1
+        assert (str(case.status), str(case.priority)) == ("new", "normal")
+        assert statuses[world.refs[1]] is SubmissionStatus.NEW
+        return
+    texts = sorted(open_sealed(n.sealed_text, desk_key).decode() for n in notes)
+    assert texts == sorted([NOTE, "A second note."])
+    assert sorted(open_sealed(r.sealed_for_desk, desk_key).decode() for r in replies) == sorted(
+        [REPLY, "A second question."]
+    )
+    assert (str(case.status), str(case.priority), case.risk_categories) == (
+        "triage",
+        "high",
+        ["taxes"],
+    )
+    assert statuses[world.refs[1]] is SubmissionStatus.ATTACHED
+
+
+def world_account(world: World, role: str) -> StaffAccount:
+    return world.accounts[ACCOUNT[role]]
+
+
+# -- what a refusal looks like --------------------------------------------------------------------
+
+
+def test_another_desks_things_look_exactly_like_missing_ones(
+    instance: Instance, casework_app: Flask, intake_client: FlaskClient, world: World
+) -> None:
+    client = client_for(
+        "investigator of another desk", casework_app, instance, world, intake_client
+    )
+    pairs = [
+        (f"/desks/{DESK}", "/desks/no-such-desk"),
+        (f"/desks/{DESK}/cases", "/desks/no-such-desk/cases"),
+        (f"/desks/{DESK}/audit", "/desks/no-such-desk/audit"),
+        (f"/submissions/{world.refs[0]}", "/submissions/FLN-AAAA-AAAA-AAAA-AAAA"),
+        (f"/cases/{world.case_id}", "/cases/9999"),
+    ]
+    for real, missing in pairs:
+        shown, absent = client.get(real), client.get(missing)
+        assert (shown.status_code, shown.get_data()) == (absent.status_code, absent.get_data())
+    # And the member of that other desk reads their own desk's things.
+    own = client.get(f"/submissions/{world.other_ref}").get_data(as_text=True)
+    assert escape(OTHER_REPORT) in own
+    assert "Bourse" in client.get(f"/cases/{world.other_case_id}").get_data(as_text=True)
+
+
+def test_a_source_codename_is_no_staff_credential(
+    instance: Instance, casework_app: Flask, intake_client: FlaskClient, world: World
+) -> None:
+    """Signing in with the codename (as a username or a password) fails like any wrong guess."""
+    client = casework_app.test_client()
+    for username, password in [(world.codename, world.codename), ("investigator", world.codename)]:
+        response = client.post(
+            "/login",
+            data={
+                "csrf_token": csrf_token(client),
+                "username": username,
+                "password": password,
+                "code": "000000",
+            },
+        )
+        # 400 when the codename is longer than any username (the form refuses it), else 401:
+        # the same generic message either way.
+        assert response.status_code in {400, 401}
+        assert LOGIN_FAILED in response.get_data(as_text=True)
+        assert client.get_cookie(COOKIE_NAME) is None
+    assert client.get(f"/submissions/{world.refs[0]}").headers["Location"] == "/login"
+
+
+# -- bad input: a clear 4xx, never a 500 ----------------------------------------------------------
+
+BAD_GETS = [
+    ("/cases/99999999999999999999999", 404),
+    ("/submissions/{ref}/files/99999999999999999999999", 404),
+    ("/submissions/{ref}/files/0", 404),
+    (f"/desks/{DESK}?page=99999999999999999999999", 400),
+    (f"/desks/{DESK}?page=-3", 200),
+    (f"/desks/{DESK}?status=bogus", 400),
+    ("/submissions/%00", 400),
+    ("/desks/%00", 400),
+    ("/desks/%00/cases", 400),
+    (f"/desks/{DESK}/audit?action=%00", 400),
+    ("/submissions/" + "X" * 5000, 404),
+]
+
+BAD_POSTS = [
+    ("/submissions/{ref2}/case", {"title": "Night\x00trucks"}, 400),
+    ("/submissions/{ref2}/case", {"title": "   "}, 400),
+    ("/cases/{case}", {"title": "T\x00", "priority": "high"}, 400),
+    ("/cases/{case}", {"title": "T", "priority": "high", "assignee": "a\x00"}, 400),
+    ("/cases/{case}", {"title": "T", "priority": "highest"}, 400),
+    ("/cases/{case}", {"title": "T", "priority": "high", "risk_categories": "aliens"}, 400),
+    ("/cases/{case}/status", {"status": "bogus"}, 400),
+    ("/cases/{case}/status", {"status": "archived"}, 400),
+    ("/cases/{case}/notes", {"text": "n\x00"}, 400),
+    ("/cases/{case}/notes", {"text": "n" * 20_001}, 400),
+    ("/cases/99999999999999999999/notes", {"text": "n"}, 404),
+    ("/submissions/{ref}/replies", {"text": "r\x00"}, 400),
+    ("/submissions/{ref}/replies", {"text": ""}, 400),
+    ("/submissions/FLN-NOPE/replies", {"text": "r"}, 404),
+]
+
+
+@pytest.mark.parametrize(("path", "status"), BAD_GETS)
+def test_bad_requests_get_a_clear_4xx(
+    staff: Staff, instance: Instance, world: World, path: str, status: int
+) -> None:
+    staff.log_in()
+    before = snapshot(instance)
+    assert staff.client.get(fill(path, world)).status_code == status
+    if status != 200:
+        assert snapshot(instance) == before
+
+
+@pytest.mark.parametrize(("path", "data", "status"), BAD_POSTS)
+def test_bad_posts_get_a_clear_4xx_and_change_nothing(
+    staff: Staff, instance: Instance, world: World, path: str, data: dict[str, str], status: int
+) -> None:
+    staff.log_in()
+    before = snapshot(instance)
+    token = csrf_token(staff.client)
+    response = staff.client.post(fill(path, world), data={"csrf_token": token, **data})
+    assert response.status_code == status
+    assert snapshot(instance) == before
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"username": "investigator\x00", "password": "p", "code": "000000"},
+        {"username": "investigator", "password": "p\x00", "code": "000000"},
+    ],
+)
+def test_sign_in_with_a_nul_character_is_a_clear_400(
+    casework_client: FlaskClient, world: World, fields: dict[str, str]
+) -> None:
+    data = {"csrf_token": csrf_token(casework_client), **fields}
+    response = casework_client.post("/login", data=data)
+    assert response.status_code == 400
+    assert casework_client.get_cookie(COOKIE_NAME) is None
+
+
+def test_posts_without_csrf_are_refused_and_change_nothing(
+    staff: Staff, instance: Instance, world: World
+) -> None:
+    staff.log_in()
+    before = snapshot(instance)
+    for key, call in CALLS.items():
+        if key[1] == "POST" and key not in {("auth.login", "POST")}:
+            response = staff.client.post(fill(call.path, world), data=dict(call.data))
+            assert response.status_code == 400, key
+    assert snapshot(instance) == before
+    assert staff.session_cookie() is not None  # the sign-out without a token did nothing
+    assert staff.client.get(f"/submissions/{world.refs[0]}").status_code == 200
