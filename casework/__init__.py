@@ -8,7 +8,7 @@ from flask import Flask, Response, render_template
 
 from casework.views import auth, desks
 from casework.views import cases as case_views  # not `cases`: that is the service module
-from casework.web import RecordId, refuse_nul_characters
+from casework.web import RecordId, own_secret, refuse_nul_characters
 from filon.errors import NotFound
 from filon.instance import Instance
 from filon.settings import Settings
@@ -21,8 +21,10 @@ CSRF_TIME_LIMIT = int(dt.timedelta(hours=1).total_seconds())
 
 def create_app(settings: Settings, instance: Instance | None = None) -> Flask:
     """Build the casework WSGI app for an instance."""
-    app = make_app(__name__, instance or Instance.open(settings))
+    instance = instance or Instance.open(settings)
+    app = make_app(__name__, instance)
     app.config.update(
+        SECRET_KEY=own_secret(instance.keyring.app_secret()),
         # Flask's own cookie carries only the CSRF token; it gets the same protections as
         # the session cookie, under its own name.
         SESSION_COOKIE_NAME="__Host-filon-csrf",

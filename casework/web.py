@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import functools
+import hashlib
+import hmac
 from collections.abc import Callable
 from typing import Any
 
@@ -51,6 +53,16 @@ def instance() -> Instance:
     """The instance this app serves."""
     found: Instance = current_app.extensions["filon"]
     return found
+
+
+def own_secret(app_secret: bytes) -> bytes:
+    """The casework's key for signing cookies and CSRF tokens, derived for it alone.
+
+    The intake signs its cookies with the instance's app secret: if the casework used the
+    same key, a cookie and CSRF token any anonymous visitor gets from the intake would be
+    valid here too (DESIGN.md §2: two apps, each with cookies of its own).
+    """
+    return hmac.new(app_secret, b"filon casework signing key", hashlib.sha256).digest()
 
 
 def set_session_cookie(response: Response, value: str) -> None:
