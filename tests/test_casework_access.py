@@ -11,6 +11,7 @@ exactly as they were, and its body must carry none of the desk's content.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -587,3 +588,26 @@ def test_posts_without_csrf_are_refused_and_change_nothing(
     assert snapshot(instance) == before
     assert staff.session_cookie() is not None  # the sign-out without a token did nothing
     assert staff.client.get(f"/submissions/{world.refs[0]}").status_code == 200
+
+
+def test_the_intakes_cookie_and_csrf_token_count_for_nothing_here(
+    staff: Staff, instance: Instance, intake_client: FlaskClient, world: World
+) -> None:
+    """What any visitor gets from the public intake is no casework CSRF session."""
+    page = intake_client.get("/replies").get_data(as_text=True)
+    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page)
+    intake_cookie = intake_client.get_cookie("session")
+    assert token is not None
+    assert intake_cookie is not None
+    staff.log_in()
+    staff.client.set_cookie("__Host-filon-csrf", intake_cookie.value)
+    before = snapshot(instance)
+    for path, data in [
+        ("/logout", {}),
+        (f"/submissions/{world.refs[0]}/replies", {"text": "Planted."}),
+        (f"/cases/{world.case_id}/notes", {"text": "Planted."}),
+    ]:
+        response = staff.client.post(path, data={"csrf_token": token.group(1), **data})
+        assert response.status_code == 400, path
+    assert snapshot(instance) == before
+    assert staff.session_cookie() is not None
