@@ -103,6 +103,7 @@ def world(instance: Instance, investigator: StaffAccount) -> World:
         codename=None,
     )
     with transaction(instance.sessions) as session:
+        owner, desk = get_user(session, "investigator"), get_desk(session, DESK)
         case = cases.create_case(
             session, user=owner, references=[outcomes[0].receipt], title=CASE_TITLE
         )
