@@ -34,8 +34,8 @@ from crypto.errors import CryptoFailure, WrongPassword
 from crypto.kdf import unwrap_key
 from crypto.keys import BoxKeyPair
 from crypto.sealing import SEAL_OVERHEAD, open_sealed
+from crypto.stream import StreamReader
 from filon.accounts import create_user
-from filon.blobstore import BlobStore
 from filon.db import Base, transaction
 from filon.instance import Instance
 from filon.models import Role, Submission
@@ -50,6 +50,7 @@ KEY = 32
 # Values this short are tried at every offset; longer ones (ciphertext) at their ends.
 WINDOW_ALL_OFFSETS = 512
 EDGE = 64
+STREAM_MAGIC = b"FLN1"
 TOKEN = re.compile(rb"[A-Za-z0-9+/_-]{40,}={0,2}")
 
 
@@ -68,6 +69,7 @@ class Used:
 @pytest.fixture
 def used(instance: Instance, staff: Staff, investigator: StaffAccount) -> Used:
     receipts = [outcome.receipt for outcome in seed_submissions(instance, "drc-minerals")]
+    instance.keyring.rotate_intake_key()  # the retired key stays on disk for its uploads
     with transaction(instance.sessions) as session:
         # An admin holds the org signing key, sealed to their user key.
         create_user(
@@ -195,14 +197,14 @@ class Attack:
     """What an attacker opened with the keys it had, trying until nothing new opened."""
 
     opened: dict[str, list[bytes]] = field(default_factory=dict)  # column → plaintexts
-    streams: dict[str, bytes] = field(default_factory=dict)  # blob id → first plaintext chunk
+    streams: dict[str, bytes] = field(default_factory=dict)  # file name → first plaintext chunk
 
 
 def attack(copy: Copy, keys: set[bytes]) -> Attack:
     """Try every key against every sealed value and blob; what opens adds keys; repeat."""
     sealed = sealed_values(copy)
-    store = BlobStore(copy.directory / "blobs")
-    blob_ids = sorted(store.ids())
+    # Every stream on the copied disk: stored blobs, and uploads not yet part of a submission.
+    streams = [p for p in copy.files() if p.read_bytes()[:4] == STREAM_MAGIC]
     result = Attack()
     tried: set[bytes] = set()
     fresh = set(keys)
@@ -216,9 +218,9 @@ def attack(copy: Copy, keys: set[bytes]) -> Attack:
                     for plaintext in _open(value, pair, box):
                         result.opened.setdefault(column, []).append(plaintext)
                         found.update(windows(plaintext) if len(plaintext) == KEY else ())
-            for blob_id in blob_ids:
-                with contextlib.suppress(CryptoFailure, StopIteration):
-                    result.streams[blob_id] = next(store.reader(blob_id, key))
+            for path in streams:
+                with contextlib.suppress(CryptoFailure, StopIteration), path.open("rb") as handle:
+                    result.streams[path.name] = next(iter(StreamReader(handle, key)))
         tried |= fresh
         fresh = found - tried
     return result
@@ -248,6 +250,7 @@ def test_a_copy_at_rest_opens_nothing_and_the_cookie_is_what_it_lacks(
         assert expected in names
     assert any(n.startswith("keys/intake/") and n.endswith(".json") for n in names)
     assert any(n.startswith("blobs/") for n in names)
+    assert len(list((copy.directory / "keys" / "intake").glob("*.json"))) == 2
     for column in (
         "submissions.sealed_metadata",
         "evidence.sealed_file_key",
