@@ -630,3 +630,14 @@ def test_the_intakes_cookie_and_csrf_token_count_for_nothing_here(
         assert response.status_code == 400, path
     assert snapshot(instance) == before
     assert staff.session_cookie() is not None
+
+
+@pytest.mark.parametrize("code", ["１２３４５６", "١٢٣٤٥٦", "12345é"])
+def test_a_code_in_other_digits_is_a_failed_sign_in_not_a_500(
+    staff: Staff, instance: Instance, code: str
+) -> None:
+    """Fullwidth or Arabic-Indic digits from a phone keyboard are a wrong code, said plainly."""
+    response = staff.log_in(code=code)
+    assert response.status_code == 401
+    assert LOGIN_FAILED in response.get_data(as_text=True)
+    assert staff.session_cookie() is None
