@@ -29,7 +29,7 @@ from crypto.keys import BoxKeyPair, SigningKeyPair
 from filon import accounts
 from filon.custody import chain, event_record, record_event
 from filon.desks import get_desk
-from filon.errors import FilonError, NotFound
+from filon.errors import CustodyChainBroken, FilonError, NotFound
 from filon.models import CustodyEvent, Desk, DeskMembership, Role, User
 
 PASSWORD_CHANGED = "password_changed"  # noqa: S105 - an audit action name, not a secret
@@ -73,9 +73,19 @@ def record_account_event(
     )
 
 
-def account_trail(session: Session, username: str) -> list[dict[str, Any]]:
-    """An account's events, newest first, after checking the chain."""
-    return [event_record(e) for e in reversed(chain(session, account_subject(username)))]
+def account_trail(session: Session, username: str) -> tuple[list[dict[str, Any]], str | None]:
+    """An account's events, newest first, and why the chain does not verify, if it does not."""
+    subject = account_subject(username)
+    try:
+        return [event_record(e) for e in reversed(chain(session, subject))], None
+    except CustodyChainBroken as exc:
+        # Show the events anyway, with the break named: hiding it would hide the tampering.
+        found = session.scalars(
+            select(CustodyEvent)
+            .where(CustodyEvent.subject == subject)
+            .order_by(CustodyEvent.seq.desc())
+        )
+        return [event_record(e) for e in found], str(exc)
 
 
 def require_admin(user: User) -> None:

@@ -739,3 +739,24 @@ def test_qr_code_is_inline_svg_with_nothing_fetched(
     assert "<image" not in svg
     assert "<script" not in svg
     assert "src=" not in svg
+
+
+def test_account_page_shows_the_history_and_names_a_broken_chain(
+    instance: Instance, casework_app: Flask, investigator: StaffAccount
+) -> None:
+    person = signed_in(casework_app, investigator)
+    assert "No password change or reset yet" in person.client.get("/account").get_data(True)
+    forget_used_codes(instance)
+    assert change_password(person).status_code == 303
+    page = person.client.get("/account").get_data(as_text=True)
+    assert "password_changed" in page
+    assert "does not verify" not in page
+    with transaction(instance.sessions) as session:
+        session.execute(
+            update(CustodyEvent)
+            .where(CustodyEvent.subject == "account:investigator")
+            .values(details='{"other_sessions_ended":5}')
+        )
+    tampered = person.client.get("/account")
+    assert tampered.status_code == 200
+    assert "This history does not verify" in tampered.get_data(as_text=True)

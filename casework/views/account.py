@@ -31,8 +31,10 @@ def _account_page(
     staff: ActiveSession, form: PasswordChangeForm, status: int = 200, **context: object
 ) -> Response:
     with transaction(instance().sessions) as session:
-        trail = accounts.account_trail(session, staff.user.username)
-    return _render("casework/account.html", staff, status, form=form, trail=trail, **context)
+        trail, broken = accounts.account_trail(session, staff.user.username)
+    return _render(
+        "casework/account.html", staff, status, form=form, trail=trail, broken=broken, **context
+    )
 
 
 @bp.get("/account")
