@@ -403,20 +403,22 @@ def user_reset(instance_dir: Path | None, username: str, recovery_key_file: Path
     if recovery_key.public != settings.recovery_public_key:
         raise click.ClickException("this is not the recovery key of this instance")
     instance = Instance.open(settings)
-    with transaction(instance.sessions) as session:
-        done = reset_account(
-            session,
-            username=username,
-            actor="recovery-key",
-            open_desk=lambda found: open_desk_key_with_recovery(found, recovery_key),
-            signing_key=instance.keyring.signing_key(),
-        )
+    try:
+        with transaction(instance.sessions) as session:
+            done = reset_account(
+                session,
+                username=username,
+                actor="recovery-key",
+                open_desk=lambda found: open_desk_key_with_recovery(found, recovery_key),
+                signing_key=instance.keyring.signing_key(),
+            )
+    finally:
+        instance.close()
     click.echo(f"user {username} reset; desks re-sealed: {', '.join(done.resealed) or '-'}")
     if done.lost:
         click.echo(f"  desks lost: {', '.join(done.lost)}")
     click.echo(f"  password:    {done.password}\n  totp secret: {done.totp_secret}")
     click.echo(f"  totp uri:    {totp_uri(username, done.totp_secret)}")
-    instance.close()
 
 
 @user.command("list")
