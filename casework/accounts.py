@@ -51,6 +51,10 @@ class AlreadyMember(FilonError):
     """The user is already a member of the desk."""
 
 
+class InactiveAccount(FilonError):
+    """A disabled account is given no desk keys."""
+
+
 class LastMember(FilonError):
     """Removing this member would leave the desk to the offline recovery key alone."""
 
@@ -167,6 +171,8 @@ def add_desk_member(
             "who is, or use 'filon user add --recovery' with the recovery key"
         ) from exc
     member = accounts.get_user(session, username)
+    if not member.active:
+        raise InactiveAccount(f"{member.username} is disabled; no desk key is sealed to it")
     if any(m.user_id == member.id for m in desk.memberships):
         raise AlreadyMember(f"{member.username} is already a member of {desk.slug}")
     membership = accounts.add_member(

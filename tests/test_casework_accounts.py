@@ -21,7 +21,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import delete, func, select, update
 from werkzeug.test import TestResponse
 
-from casework.auth import totp_step
+from casework.auth import ATTEMPTS_PER_USER, totp_step
 from casework.models import StaffSession, TotpStep
 from casework.stepup import STEP_UP_LIMIT, safe_next
 from crypto.errors import WrongPassword
@@ -388,6 +388,7 @@ def test_a_new_member_opens_the_desk_and_a_removed_one_no_longer_does(
     ("case", "status"),
     [
         ("already a member", 400),
+        ("disabled account", 400),
         ("unknown account", 404),
         ("no csrf", 400),
         ("unknown desk", 404),
@@ -397,12 +398,18 @@ def test_adding_a_member_refuses_bad_input(
     instance: Instance, casework_app: Flask, admin: StaffAccount, case: str, status: int
 ) -> None:
     person = stepped_up(instance, signed_in(casework_app, admin))
+    if case == "disabled account":
+        make_account(instance, "journalist", "journalist")
+        with transaction(instance.sessions) as session:
+            get_user(session, "journalist").active = False
     if case == "no csrf":
         response = person.client.post(MEMBERS, data={"username": "investigator"})
     else:
-        username = {"already a member": "investigator", "unknown account": "nobody"}.get(
-            case, "investigator"
-        )
+        username = {
+            "already a member": "investigator",
+            "disabled account": "journalist",
+            "unknown account": "nobody",
+        }.get(case, "investigator")
         path = "/admin/desks/no-such-desk/members" if case == "unknown desk" else MEMBERS
         response = person.client.post(
             path, data={"csrf_token": csrf_token(person.client, MEMBERS), "username": username}
@@ -760,3 +767,26 @@ def test_account_page_shows_the_history_and_names_a_broken_chain(
     tampered = person.client.get("/account")
     assert tampered.status_code == 200
     assert "This history does not verify" in tampered.get_data(as_text=True)
+
+
+def test_step_up_shares_the_sign_in_throttle(
+    instance: Instance, casework_app: Flask, admin: StaffAccount
+) -> None:
+    person = signed_in(casework_app, admin)  # one attempt counted
+    for _ in range(ATTEMPTS_PER_USER - 1):
+        guess = person.client.post(
+            "/step-up",
+            data={
+                "csrf_token": csrf_token(person.client, "/step-up"),
+                "password": "a-wrong-guess",
+                "code": "000000",
+                "next": "/",
+            },
+        )
+        assert guess.status_code == 401
+    forget_used_codes(instance)
+    throttled = step_up(person)  # the right password and code, too late
+    assert throttled.status_code == 429
+    assert "Too many attempts" in throttled.get_data(as_text=True)
+    with instance.sessions() as session:
+        assert session.scalars(select(StaffSession)).one().stepped_up_at is None

@@ -50,6 +50,7 @@ def _forbidden(exc: FilonError) -> tuple[str, int]:
 
 
 @bp.errorhandler(accounts.AlreadyMember)
+@bp.errorhandler(accounts.InactiveAccount)
 @bp.errorhandler(accounts.LastMember)
 @bp.errorhandler(accounts.ResetRefused)
 def _refused(exc: FilonError) -> tuple[str, int]:
