@@ -189,6 +189,29 @@ CALLS: dict[tuple[str, str], Call] = {
         (("title", CASE_TITLE), ("priority", "high"), ("risk_categories", "taxes")),
     ),
     ("cases.note", "POST"): Call("/cases/{case}/notes", (("text", "A second note."),)),
+    # The account pages (any staff member): wrong passwords change nothing.
+    ("account.account", "GET"): Call("/account"),
+    ("account.change_password", "POST"): Call(
+        "/account/password",
+        (
+            ("current_password", "wrong-password"),
+            ("code", "000000"),
+            ("new_password", "a-new-password-for-tests"),
+            ("new_password_again", "a-new-password-for-tests"),
+        ),
+    ),
+    ("account.step_up", "GET"): Call("/step-up?next=/"),
+    ("account.step_up", "POST"): Call(
+        "/step-up", (("password", "wrong-password"), ("code", "000000"), ("next", "/"))
+    ),
+    # The admin pages (admins only); every key operation first asks for a step-up.
+    ("admin.index", "GET"): Call("/admin/"),
+    ("admin.members", "GET"): Call(f"/admin/desks/{DESK}/members"),
+    ("admin.add_member", "POST"): Call(f"/admin/desks/{DESK}/members", (("username", "outsider"),)),
+    ("admin.confirm_remove", "GET"): Call(f"/admin/desks/{DESK}/members/journalist/remove"),
+    ("admin.remove_member", "POST"): Call(f"/admin/desks/{DESK}/members/journalist/remove"),
+    ("admin.confirm_reset", "GET"): Call("/admin/users/journalist/reset"),
+    ("admin.reset", "POST"): Call("/admin/users/journalist/reset"),
     # Last two: signing out ends the session; a failed sign-in (wrong code) is the same for all.
     ("auth.logout", "POST"): Call("/logout"),
     ("auth.login", "POST"): Call(
@@ -202,9 +225,9 @@ STAFF_ONLY = [key for key in CALLS if key not in PUBLIC and key != ("auth.login"
 ROLES = [
     "no session",
     "source",
-    "journalist of another desk",
+    "journalist of no desk",
     "investigator of another desk",
-    "admin of another desk",
+    "admin of no desk",
     "member removed while signed in",
     "investigator of the desk",
     "journalist of the desk",
@@ -212,9 +235,9 @@ ROLES = [
 ]
 MEMBERS = {"investigator of the desk", "journalist of the desk", "admin of the desk"}
 ACCOUNT = {
-    "journalist of another desk": "journalist-outside",
+    "journalist of no desk": "journalist-outside",
     "investigator of another desk": "outsider",
-    "admin of another desk": "admin-outside",
+    "admin of no desk": "admin-outside",
     "member removed while signed in": "former",
     "investigator of the desk": "investigator",
     "journalist of the desk": "journalist",
@@ -224,6 +247,11 @@ ACCOUNT = {
 # An outcome: status, where a redirect leads (None: no redirect), and what a member's
 # request records on the desk's audit trail.
 Outcome = tuple[int, str | None]
+
+
+ACCOUNT_ROUTES = [k for k in CALLS if k[0].startswith("account.")]
+ADMIN_ROUTES = [k for k in CALLS if k[0].startswith("admin.")]
+ADMINS = {"admin of no desk", "admin of the desk"}
 
 
 def expected(role: str) -> dict[tuple[str, str], Outcome]:
@@ -236,13 +264,18 @@ def expected(role: str) -> dict[tuple[str, str], Outcome]:
     }
     if role in {"no session", "source"}:
         return {**table, **dict.fromkeys(STAFF_ONLY, (303, "/login"))}
+    return {**table, **desk_outcomes(role), **account_outcomes(role)}
+
+
+def desk_outcomes(role: str) -> dict[tuple[str, str], Outcome]:
+    """The desk's inbox, submissions and cases: members only."""
+    desk_routes = [k for k in STAFF_ONLY if k not in ACCOUNT_ROUTES + ADMIN_ROUTES]
     if role not in MEMBERS:
         # A desk, submission or case the user cannot open looks exactly like none at all.
-        refused = dict.fromkeys(STAFF_ONLY, (404, None))
+        refused = dict.fromkeys(desk_routes, (404, None))
         home: Outcome = (303, f"/desks/{OTHER_DESK}") if "investigator" in role else (200, None)
-        return {**table, **refused, ("desks.home", "GET"): home}
+        return {**refused, ("desks.home", "GET"): home}
     return {
-        **table,
         ("desks.home", "GET"): (303, f"/desks/{DESK}"),
         ("desks.inbox", "GET"): (200, None),
         ("desks.audit_trail", "GET"): (200, None),
@@ -256,6 +289,26 @@ def expected(role: str) -> dict[tuple[str, str], Outcome]:
         ("cases.update", "POST"): (303, "/cases/{case}"),
         ("cases.note", "POST"): (303, "/cases/{case}"),
     }
+
+
+def account_outcomes(role: str) -> dict[tuple[str, str], Outcome]:
+    """Any staff member's own account pages; the admin pages for admins only."""
+    own: dict[tuple[str, str], Outcome] = {
+        ("account.account", "GET"): (200, None),
+        ("account.change_password", "POST"): (401, None),  # the wrong current password
+        ("account.step_up", "GET"): (200, None),
+        ("account.step_up", "POST"): (401, None),
+    }
+    if role not in ADMINS:
+        return {**own, **dict.fromkeys(ADMIN_ROUTES, (403, None))}
+    admin: dict[tuple[str, str], Outcome] = {
+        key: (200, None) for key in ADMIN_ROUTES if key[1] == "GET"
+    }
+    for key in ADMIN_ROUTES:
+        if key[1] == "POST":  # a key operation without a fresh step-up: asked for one first
+            path = CALLS[key].path
+            admin[key] = (303, f"/step-up?next={path}")
+    return {**own, **admin}
 
 
 # What a member's request adds to the desk's audit trail (and nothing else records one).
@@ -351,10 +404,10 @@ def secrets_of(world: World) -> list[bytes]:
     return [v.encode() for v in values] + [str(escape(v)).encode() for v in values]
 
 
-def check_member_content(
+def check_content(
     key: tuple[str, str], response: TestResponse, body: bytes, instance: Instance, world: World
 ) -> None:
-    """A member's 200 carries the content the route is for."""
+    """A 200 carries the content the route is for."""
     text = body.decode("utf-8", "replace")
     checks: dict[tuple[str, str], Callable[[], None]] = {
         ("desks.inbox", "GET"): lambda: all_in(text, world.refs),
@@ -365,6 +418,11 @@ def check_member_content(
         ("desks.download", "GET"): lambda: check_download(response, body, instance, world),
         ("cases.listing", "GET"): lambda: all_in(text, [CASE_TITLE]),
         ("cases.case", "GET"): lambda: all_in(text, [CASE_TITLE, NOTE, world.refs[0]]),
+        ("account.account", "GET"): lambda: all_in(text, ["Current password"]),
+        ("admin.index", "GET"): lambda: all_in(text, ["journalist-outside", OTHER_DESK]),
+        ("admin.members", "GET"): lambda: all_in(text, ["investigator", "journalist"]),
+        ("admin.confirm_remove", "GET"): lambda: all_in(text, ["journalist"]),
+        ("admin.confirm_reset", "GET"): lambda: all_in(text, ["journalist"]),
     }
     if key in checks:
         checks[key]()
@@ -419,11 +477,12 @@ def test_route_role_matrix(
         if role not in MEMBERS:  # nothing this role gets carries anything of the desk
             for secret in secrets_of(world):
                 assert secret not in body, (cell, secret)
-        if role in MEMBERS and status < 400:
-            check_member_content(key, response, body, instance, world)
-            assert audit_actions(instance) == trail + AUDITED.get(key, []), cell
-        elif key[1] == "POST" or status >= 300:
-            # Refused (or public): the record and the blob store are exactly as they were.
+        if status == 200:
+            check_content(key, response, body, instance, world)
+        if role in MEMBERS and key in AUDITED:
+            assert audit_actions(instance) == trail + AUDITED[key], cell
+        else:
+            # Refused, or only read: the record and the blob store are exactly as they were.
             assert snapshot(instance) == before, cell
     check_effects(role, instance, world)
 
@@ -603,7 +662,8 @@ def test_posts_without_csrf_are_refused_and_change_nothing(
     for key, call in CALLS.items():
         if key[1] == "POST" and key not in {("auth.login", "POST")}:
             response = staff.client.post(fill(call.path, world), data=dict(call.data))
-            assert response.status_code == 400, key
+            # The admin pages refuse a non-admin (403) before they look at the form.
+            assert response.status_code == (403 if key in ADMIN_ROUTES else 400), key
     assert snapshot(instance) == before
     assert staff.session_cookie() is not None  # the sign-out without a token did nothing
     assert staff.client.get(f"/submissions/{world.refs[0]}").status_code == 200
