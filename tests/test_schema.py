@@ -145,7 +145,7 @@ def test_upgrade_from_0003_keeps_submissions_and_adds_cases(engine: Engine) -> N
             ),
             {"sealed": b"\x04" * 64},
         )
-    schema.upgrade(engine)
+    schema.upgrade(engine, "0004")
     assert schema.current_revision(engine) == "0004"
     with engine.begin() as connection:
         assert connection.execute(text("SELECT reference, status FROM submissions")).one() == (
@@ -189,3 +189,76 @@ def test_upgrade_from_0003_keeps_submissions_and_adds_cases(engine: Engine) -> N
         assert connection.execute(text("SELECT count(*) FROM case_submissions")).scalar() == 0
         assert connection.execute(text("SELECT count(*) FROM case_notes")).scalar() == 0
         assert connection.execute(text("SELECT count(*) FROM submissions")).scalar() == 1
+
+
+def test_upgrade_from_0004_keeps_cases_and_adds_evidence_links_and_merges(engine: Engine) -> None:
+    """0005 links evidence files to cases and records merged cases, beside existing cases."""
+    schema.upgrade(engine, "0004")
+    with engine.begin() as connection:
+        insert_desk(connection)
+        connection.execute(
+            text(
+                "INSERT INTO sources (lookup_hash, public_key, last_seen_day)"
+                " VALUES (:hash, :pk, '2026-11-01')"
+            ),
+            {"hash": "f" * 64, "pk": b"\x03" * 32},
+        )
+        connection.execute(
+            text(
+                "INSERT INTO submissions (reference, desk_id, source_id, received_hour,"
+                " sealed_metadata, status) SELECT 'REF1', desks.id, sources.id,"
+                " '2026-11-01 10:00:00', :sealed, 'attached' FROM desks, sources"
+            ),
+            {"sealed": b"\x04" * 64},
+        )
+        connection.execute(
+            text(
+                "INSERT INTO evidence (submission_id, blob_id, sealed_file_key, cleaning_status,"
+                " kind, ciphertext_size) SELECT id, 'b' , :key, 'cleaned', 'image', 100"
+                " FROM submissions"
+            ),
+            {"key": b"\x06" * 80},
+        )
+        for title in ("Coltan", "Tin"):
+            connection.execute(
+                text(
+                    "INSERT INTO cases (desk_id, title, status, priority, summary, minerals,"
+                    " risk_categories, tags, created_hour, updated_hour) SELECT id, :title,"
+                    " 'new', 'high', '', '[]', '[]', '[]', '2026-11-22 10:00:00',"
+                    " '2026-11-22 10:00:00' FROM desks"
+                ),
+                {"title": title},
+            )
+    schema.upgrade(engine)
+    assert schema.current_revision(engine) == "0005"
+    with engine.begin() as connection:
+        assert connection.execute(text("SELECT title FROM cases ORDER BY id")).scalars().all() == [
+            "Coltan",
+            "Tin",
+        ]
+        first, second = connection.execute(text("SELECT id FROM cases ORDER BY id")).scalars()
+        evidence = connection.execute(text("SELECT id FROM evidence")).scalar_one()
+        link = text(
+            "INSERT INTO case_evidence (case_id, evidence_id, sealed_comment, created_hour)"
+            " VALUES (:case, :evidence, :comment, '2026-11-22 11:00:00')"
+        )
+        connection.execute(link, {"case": first, "evidence": evidence, "comment": b"\x07" * 60})
+        connection.execute(link, {"case": second, "evidence": evidence, "comment": None})
+        # A file is linked to a case once.
+        with pytest.raises(IntegrityError), connection.begin_nested():
+            connection.execute(link, {"case": first, "evidence": evidence, "comment": None})
+        merge = text(
+            "INSERT INTO case_merges (merged_case_id, into_case_id, merged_hour)"
+            " VALUES (:merged, :into, '2026-11-22 12:00:00')"
+        )
+        connection.execute(merge, {"merged": second, "into": first})
+        # A case is merged once.
+        with pytest.raises(IntegrityError), connection.begin_nested():
+            connection.execute(merge, {"merged": second, "into": first})
+        connection.execute(text("DELETE FROM cases WHERE id = :id"), {"id": second})
+        # Deleting a case removes its links and merge record, never the evidence.
+        assert connection.execute(text("SELECT count(*) FROM case_evidence")).scalar() == 1
+        assert connection.execute(text("SELECT count(*) FROM case_merges")).scalar() == 0
+        connection.execute(text("DELETE FROM submissions"))
+        # Destroying a submission (retention) removes its files' links.
+        assert connection.execute(text("SELECT count(*) FROM case_evidence")).scalar() == 0
