@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from flask import (
     Blueprint,
@@ -15,15 +16,29 @@ from flask import (
     url_for,
 )
 from flask.typing import ResponseReturnValue
+from werkzeug.datastructures import CombinedMultiDict, MultiDict
+from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.formparser import parse_form_data
 
-from casework import reading
+from casework import cases, filing, reading
 from casework.audit import audit_page
-from casework.forms import CaseCreateForm, LogoutForm, ReplyForm
+from casework.forms import (
+    CaseCreateForm,
+    EvidenceLinkForm,
+    FileOnBehalfForm,
+    LogoutForm,
+    ReplyForm,
+)
 from casework.inbox import inbox_page, member_desks
 from casework.sessions import ActiveSession
 from casework.web import instance, login_required
+from crypto.keys import b64encode, fingerprint, format_fingerprint
 from filon.db import transaction
 from filon.models import SubmissionStatus
+from intake.envelope import MAX_ANSWER_CHARS, MAX_FILES
+from intake.errors import ProtocolError
+from intake.nojs import SealingSink
+from intake.submission import IncomingFile
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
 
@@ -81,12 +96,17 @@ def submission(staff: ActiveSession, reference: str) -> ResponseReturnValue:
         view = reading.view_submission(
             session, reference=reference, user=staff.user, user_key=staff.user_key
         )
+        custodian = reading.is_custodian(session, desk=view.opened.desk, user=staff.user)
+        open_cases = cases.open_desk_cases(session, user=staff.user, slug=view.opened.desk.slug)
     return _render(
         "casework/submission.html",
         staff,
         view=view,
         reply_form=ReplyForm(),
         case_form=CaseCreateForm(),
+        link_form=EvidenceLinkForm(),
+        open_cases=open_cases,
+        custodian=custodian,
     )
 
 
@@ -111,6 +131,173 @@ def download(staff: ActiveSession, reference: str, number: int) -> ResponseRetur
     )
     response.headers.set("Content-Disposition", "attachment", filename=prepared.filename)
     return response
+
+
+@bp.errorhandler(reading.PreviewFailed)
+def _no_preview(exc: reading.PreviewFailed) -> Response:
+    # The worker's reason in plain words (never file content); the app keeps serving.
+    return Response(f"No preview: {exc}\n", status=422, mimetype="text/plain")
+
+
+@bp.errorhandler(reading.NotCustodian)
+def _not_custodian(_exc: reading.NotCustodian) -> tuple[str, int]:
+    return render_template("casework/not_found.html"), 403
+
+
+@bp.get("/submissions/<reference>/files/<int:number>/preview")
+@login_required
+def preview(staff: ActiveSession, reference: str, number: int) -> ResponseReturnValue:
+    """A picture re-rendered small by the sandboxed worker, shown inline; audited as a view."""
+    made = reading.render_preview(
+        instance().sessions,
+        instance().store,
+        reference=reference,
+        number=number,
+        user=staff.user,
+        user_key=staff.user_key,
+    )
+    response = Response(made.data, mimetype=made.media_type)
+    # Inline is safe only because these bytes are a picture our worker drew, checked to be a
+    # JPEG or PNG, never the source's file; nosniff keeps the browser to the declared type.
+    response.headers["Content-Disposition"] = "inline"
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+@bp.get("/submissions/<reference>/files/<int:number>/original")
+@login_required
+def original(staff: ActiveSession, reference: str, number: int) -> ResponseReturnValue:
+    """A file's untouched original, for custodians only, as an attachment; audited."""
+    with transaction(instance().sessions) as session:
+        prepared = reading.prepare_original(
+            session,
+            reference=reference,
+            number=number,
+            user=staff.user,
+            user_key=staff.user_key,
+        )
+    # The original still carries everything cleaning removes: an opaque attachment only.
+    response = Response(
+        stream_with_context(reading.stream_download(instance().store, prepared)),
+        mimetype="application/octet-stream",
+    )
+    response.headers.set("Content-Disposition", "attachment", filename=prepared.filename)
+    return response
+
+
+@bp.get("/file")
+@login_required
+def file_form(staff: ActiveSession) -> ResponseReturnValue:
+    """The form to file a submission on a source's behalf."""
+    with transaction(instance().sessions) as session:
+        desks = member_desks(session, staff.user)
+    return _render("casework/file.html", staff, form=FileOnBehalfForm(), desks=desks)
+
+
+@bp.post("/file")
+@login_required
+def file_submit(staff: ActiveSession) -> ResponseReturnValue:
+    """File on a source's behalf: files are sealed chunk by chunk as they arrive (as the
+    intake's no-JavaScript form does), then run through the intake's pipeline."""
+    filon = instance()
+    sinks: list[SealingSink] = []
+
+    def factory(
+        total_content_length: int | None,
+        content_type: str | None,
+        filename: str | None,
+        content_length: int | None = None,
+    ) -> SealingSink:
+        if len(sinks) >= MAX_FILES:
+            raise RequestEntityTooLarge(f"at most {MAX_FILES} files")
+        sink = SealingSink(filon.store)
+        sinks.append(sink)
+        return sink
+
+    try:
+        _stream, form, files = parse_form_data(
+            request.environ,
+            stream_factory=factory,  # type: ignore[arg-type]
+            max_form_memory_size=1024 * 1024,
+            max_content_length=filon.settings.max_file_bytes * 2,
+        )
+        return _file(staff, form, files, sinks)
+    finally:
+        for sink in sinks:  # streams the pipeline did not take over
+            sink.discard()
+
+
+def _render_parsed(
+    template: str, staff: ActiveSession, status: int = 200, **context: object
+) -> Response:
+    # The body was read by our own parser: a form built from the request would read it again.
+    body = render_template(template, staff=staff, logout_form=LogoutForm(formdata=None), **context)
+    return Response(body, status=status, mimetype="text/html")
+
+
+def _file(
+    staff: ActiveSession,
+    form: MultiDict[str, str],
+    files: MultiDict[str, Any],
+    sinks: list[SealingSink],
+) -> ResponseReturnValue:
+    filon = instance()
+    checked = FileOnBehalfForm(formdata=CombinedMultiDict([form, files]))
+    with transaction(filon.sessions) as session:
+        desks = member_desks(session, staff.user)
+    if not checked.validate():
+        return _render_parsed("casework/file.html", staff, status=400, form=checked, desks=desks)
+    incoming = []
+    for storage, sink in zip(files.getlist("files"), list(sinks), strict=False):
+        if not storage.filename and sink.size == 0:
+            continue  # the empty part a browser sends when no file was chosen
+        sinks.remove(sink)  # from here the pipeline owns this stream
+        summary = sink.finish()
+        incoming.append(
+            IncomingFile(
+                blob_id=sink.blob_id,
+                key=sink.key,
+                stream_size=summary.ciphertext_size,
+                sealed_here=summary,
+                name=(storage.filename or "file")[:255],
+                type=(storage.mimetype or "application/octet-stream")[:255],
+                claimed_size=None,
+                claimed_sha256=None,
+            )
+        )
+    answers = {
+        name: (getattr(checked, name).data or "")[:MAX_ANSWER_CHARS]
+        for name in ("report", "place", "when")
+        if getattr(checked, name).data
+    }
+    try:
+        outcome = filing.file_on_behalf(
+            filon,
+            user=staff.user,
+            desk_slug=checked.desk.data or "",
+            lang=checked.lang.data or "en",
+            answers=answers,
+            files=incoming,
+            issue_codename=bool(checked.issue_codename.data),
+        )
+    except BaseException as exc:
+        # The pipeline gives back what it took on failure; the streams themselves go here.
+        for item in incoming:
+            filon.store.discard_incoming(item.blob_id)
+        if not isinstance(exc, ProtocolError):
+            raise  # a desk the user is not a member of: 404, like everywhere else
+        checked.form_errors.append(exc.message)
+        return _render_parsed(
+            "casework/file.html", staff, status=exc.status, form=checked, desks=desks
+        )
+    return _render_parsed(
+        "casework/filed.html",
+        staff,
+        outcome=outcome,
+        signed_receipt=b64encode(outcome.signed_receipt),
+        signing_key_fingerprint=format_fingerprint(fingerprint(filon.keyring.signing_key().public)),
+    )
 
 
 @bp.post("/submissions/<reference>/replies")

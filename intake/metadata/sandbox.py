@@ -199,6 +199,47 @@ def run(
     return _outcome(fields, cleaned)
 
 
+# What a preview may be, and how each kind begins: the casework serves the worker's bytes
+# without parsing them, so it checks at least that they are what the header will say.
+PREVIEW_MAGIC = {"image/jpeg": b"\xff\xd8\xff", "image/png": b"\x89PNG\r\n\x1a\n"}
+PREVIEW_MAX_BYTES = 4 * 1024 * 1024
+
+
+def preview(
+    data: bytes,
+    *,
+    max_side: int,
+    module: str = WORKER_MODULE,
+    timeout: float = WORKER_WALL_SECONDS,
+) -> tuple[str, bytes]:
+    """A picture re-rendered small by a new worker: its media type and bytes.
+
+    Raises ``WorkerFailed`` with a plain reason when the worker refuses the picture, fails or
+    answers anything but a small JPEG or PNG.
+    """
+    header = json.dumps({"preview": max_side}).encode()
+    output = exchange(frame(header) + frame(data), module=module, timeout=timeout)
+    head, picture = split_frames(output, 2)
+    try:
+        fields = json.loads(head)
+    except ValueError as error:
+        raise WorkerFailed("the previewer gave a malformed answer") from error
+    if not isinstance(fields, dict):
+        raise WorkerFailed("the previewer gave a malformed answer")
+    if fields.get("status") == "refused" and _optional_text(fields.get("reason"), 500):
+        raise WorkerFailed(str(fields.get("reason") or "the picture cannot be previewed"))
+    media_type = fields.get("media_type")
+    if (
+        fields.get("status") != "ok"
+        or not isinstance(media_type, str)
+        or media_type not in PREVIEW_MAGIC
+        or not picture.startswith(PREVIEW_MAGIC[media_type])
+        or len(picture) > PREVIEW_MAX_BYTES
+    ):
+        raise WorkerFailed("the previewer gave a malformed answer")
+    return media_type, picture
+
+
 def self_check(*, module: str = WORKER_MODULE) -> dict[str, Any]:
     """The limits a worker runs under and whether it can write a file (it must not)."""
     output = exchange(frame(b'{"check": true}') + frame(b""), module=module, timeout=30)

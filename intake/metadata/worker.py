@@ -13,8 +13,9 @@ libheif, qpdf, ffmpeg or our own code can at worst kill this process:
 Every library is imported before the limits are set, so nothing later needs to open files.
 
 Protocol (pipes only): in, a frame with a JSON header (``filename``, ``declared_type``, or
-``check``) and a frame with the file; out, a frame with the JSON result and a frame with the
-cleaned bytes. A frame is an 8-byte big-endian length and that many bytes.
+``check``, or ``preview`` with a size) and a frame with the file; out, a frame with the JSON
+result and a frame with the cleaned bytes (or the preview). A frame is an 8-byte big-endian
+length and that many bytes.
 """
 
 from __future__ import annotations
@@ -28,10 +29,11 @@ from typing import BinaryIO
 
 from PIL import Image
 
-from intake.metadata import pictures
+from intake.metadata import pictures, thumbnail
 from intake.metadata.dispatch import clean_bytes
 from intake.metadata.limits import (
     CLEAN_MAX_BYTES,
+    PREVIEW_MAX_SIDE,
     WORKER_CPU_SECONDS,
     WORKER_MEMORY_BYTES,
     WORKER_OPEN_FILES,
@@ -105,6 +107,9 @@ def serve(stdin: BinaryIO, stdout: BinaryIO) -> None:
         write_frame(stdout, json.dumps(self_check()).encode())
         write_frame(stdout, b"")
         return
+    if "preview" in header:
+        _preview(header["preview"], data, stdout)
+        return
     filename, declared = header.get("filename"), header.get("declared_type")
     if not isinstance(filename, str) or not isinstance(declared, str):
         raise ProtocolError("header fields missing")
@@ -113,6 +118,20 @@ def serve(stdin: BinaryIO, stdout: BinaryIO) -> None:
     cleaned = fields.pop("data")
     write_frame(stdout, json.dumps(fields).encode())
     write_frame(stdout, cleaned)
+
+
+def _preview(max_side: object, data: bytes, stdout: BinaryIO) -> None:
+    """Answer a preview request: the re-rendered picture, or why there is none."""
+    if not isinstance(max_side, int) or not 16 <= max_side <= PREVIEW_MAX_SIDE:
+        raise ProtocolError("preview size out of range")
+    try:
+        media_type, picture = thumbnail.render(data, max_side)
+    except thumbnail.CannotPreview as error:
+        write_frame(stdout, json.dumps({"status": "refused", "reason": str(error)}).encode())
+        write_frame(stdout, b"")
+        return
+    write_frame(stdout, json.dumps({"status": "ok", "media_type": media_type}).encode())
+    write_frame(stdout, picture)
 
 
 def main() -> int:
