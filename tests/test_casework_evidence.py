@@ -626,6 +626,7 @@ def test_only_a_custodian_downloads_the_untouched_original(
     assert path not in member.client.get(f"/submissions/{receipt}").get_data(as_text=True)
     refused = member.client.get(path)
     assert refused.status_code == 403
+    assert "Only a custodian of this desk" in refused.get_data(as_text=True)
     assert original not in refused.get_data()
     outsider = signed_in(casework_app, make_account(instance, "outsider", "investigator"))
     assert outsider.client.get(path).status_code == 404

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from flask import (
     Blueprint,
@@ -16,9 +15,7 @@ from flask import (
     url_for,
 )
 from flask.typing import ResponseReturnValue
-from werkzeug.datastructures import CombinedMultiDict, MultiDict
-from werkzeug.exceptions import RequestEntityTooLarge
-from werkzeug.formparser import parse_form_data
+from werkzeug.datastructures import CombinedMultiDict
 
 from casework import cases, filing, reading
 from casework.audit import audit_page
@@ -35,10 +32,7 @@ from casework.web import instance, login_required
 from crypto.keys import b64encode, fingerprint, format_fingerprint
 from filon.db import transaction
 from filon.models import SubmissionStatus
-from intake.envelope import MAX_ANSWER_CHARS, MAX_FILES
 from intake.errors import ProtocolError
-from intake.nojs import SealingSink
-from intake.submission import IncomingFile
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
 
@@ -141,7 +135,7 @@ def _no_preview(exc: reading.PreviewFailed) -> Response:
 
 @bp.errorhandler(reading.NotCustodian)
 def _not_custodian(_exc: reading.NotCustodian) -> tuple[str, int]:
-    return render_template("casework/not_found.html"), 403
+    return render_template("casework/custodians_only.html"), 403
 
 
 @bp.get("/submissions/<reference>/files/<int:number>/preview")
@@ -198,99 +192,34 @@ def file_form(staff: ActiveSession) -> ResponseReturnValue:
 @bp.post("/file")
 @login_required
 def file_submit(staff: ActiveSession) -> ResponseReturnValue:
-    """File on a source's behalf: files are sealed chunk by chunk as they arrive (as the
-    intake's no-JavaScript form does), then run through the intake's pipeline."""
+    """File on a source's behalf: files sealed as they arrive, then the intake's pipeline."""
     filon = instance()
-    sinks: list[SealingSink] = []
-
-    def factory(
-        total_content_length: int | None,
-        content_type: str | None,
-        filename: str | None,
-        content_length: int | None = None,
-    ) -> SealingSink:
-        if len(sinks) >= MAX_FILES:
-            raise RequestEntityTooLarge(f"at most {MAX_FILES} files")
-        sink = SealingSink(filon.store)
-        sinks.append(sink)
-        return sink
-
-    try:
-        _stream, form, files = parse_form_data(
-            request.environ,
-            stream_factory=factory,  # type: ignore[arg-type]
-            max_form_memory_size=1024 * 1024,
-            max_content_length=filon.settings.max_file_bytes * 2,
-        )
-        return _file(staff, form, files, sinks)
-    finally:
-        for sink in sinks:  # streams the pipeline did not take over
-            sink.discard()
-
-
-def _render_parsed(
-    template: str, staff: ActiveSession, status: int = 200, **context: object
-) -> Response:
-    # The body was read by our own parser: a form built from the request would read it again.
-    body = render_template(template, staff=staff, logout_form=LogoutForm(formdata=None), **context)
-    return Response(body, status=status, mimetype="text/html")
-
-
-def _file(
-    staff: ActiveSession,
-    form: MultiDict[str, str],
-    files: MultiDict[str, Any],
-    sinks: list[SealingSink],
-) -> ResponseReturnValue:
-    filon = instance()
-    checked = FileOnBehalfForm(formdata=CombinedMultiDict([form, files]))
-    with transaction(filon.sessions) as session:
-        desks = member_desks(session, staff.user)
-    if not checked.validate():
-        return _render_parsed("casework/file.html", staff, status=400, form=checked, desks=desks)
-    incoming = []
-    for storage, sink in zip(files.getlist("files"), list(sinks), strict=False):
-        if not storage.filename and sink.size == 0:
-            continue  # the empty part a browser sends when no file was chosen
-        sinks.remove(sink)  # from here the pipeline owns this stream
-        summary = sink.finish()
-        incoming.append(
-            IncomingFile(
-                blob_id=sink.blob_id,
-                key=sink.key,
-                stream_size=summary.ciphertext_size,
-                sealed_here=summary,
-                name=(storage.filename or "file")[:255],
-                type=(storage.mimetype or "application/octet-stream")[:255],
-                claimed_size=None,
-                claimed_sha256=None,
+    with filing.sealed_form(
+        request.environ, filon.store, filon.settings.max_file_bytes * 2
+    ) as parsed:
+        # The body was read by our own parser: every form here gets its data explicitly.
+        form = FileOnBehalfForm(formdata=CombinedMultiDict([parsed.form, parsed.files]))
+        with transaction(filon.sessions) as session:
+            desks = member_desks(session, staff.user)
+        if not form.validate():
+            return _render_parsed("casework/file.html", staff, 400, form=form, desks=desks)
+        try:
+            outcome = filing.file_on_behalf(
+                filon,
+                user=staff.user,
+                desk_slug=form.desk.data or "",
+                lang=form.lang.data or "en",
+                answers={
+                    name: getattr(form, name).data
+                    for name in ("report", "place", "when")
+                    if getattr(form, name).data
+                },
+                files=parsed.incoming(),
+                issue_codename=bool(form.issue_codename.data),
             )
-        )
-    answers = {
-        name: (getattr(checked, name).data or "")[:MAX_ANSWER_CHARS]
-        for name in ("report", "place", "when")
-        if getattr(checked, name).data
-    }
-    try:
-        outcome = filing.file_on_behalf(
-            filon,
-            user=staff.user,
-            desk_slug=checked.desk.data or "",
-            lang=checked.lang.data or "en",
-            answers=answers,
-            files=incoming,
-            issue_codename=bool(checked.issue_codename.data),
-        )
-    except BaseException as exc:
-        # The pipeline gives back what it took on failure; the streams themselves go here.
-        for item in incoming:
-            filon.store.discard_incoming(item.blob_id)
-        if not isinstance(exc, ProtocolError):
-            raise  # a desk the user is not a member of: 404, like everywhere else
-        checked.form_errors.append(exc.message)
-        return _render_parsed(
-            "casework/file.html", staff, status=exc.status, form=checked, desks=desks
-        )
+        except ProtocolError as exc:
+            form.form_errors.append(exc.message)
+            return _render_parsed("casework/file.html", staff, exc.status, form=form, desks=desks)
     return _render_parsed(
         "casework/filed.html",
         staff,
@@ -298,6 +227,13 @@ def _file(
         signed_receipt=b64encode(outcome.signed_receipt),
         signing_key_fingerprint=format_fingerprint(fingerprint(filon.keyring.signing_key().public)),
     )
+
+
+def _render_parsed(
+    template: str, staff: ActiveSession, status: int = 200, **context: object
+) -> Response:
+    body = render_template(template, staff=staff, logout_form=LogoutForm(formdata=None), **context)
+    return Response(body, status=status, mimetype="text/html")
 
 
 @bp.post("/submissions/<reference>/replies")
