@@ -288,6 +288,40 @@ def test_a_merged_case_is_closed_to_changes(instance: Instance, receipts: list[s
     assert len(audit_events(instance)) == events
 
 
+def test_a_merge_whose_labels_would_overflow_changes_nothing(
+    instance: Instance, receipts: list[str]
+) -> None:
+    target, merged = new_case(instance, receipts[:1]), new_case(instance, receipts[1:])
+    with transaction(instance.sessions) as session:
+        for case_id, prefix in ((target, "a"), (merged, "b")):
+            cases.update_case(
+                session,
+                user=user(session),
+                case_id=case_id,
+                title="Tags",
+                priority=cases.CasePriority.NORMAL,
+                assignee=None,
+                summary="",
+                minerals=[],
+                risk_categories=[],
+                tags=[f"{prefix}{n}" for n in range(30)],
+            )
+        cases.add_note(session, user=user(session), case_id=merged, text=NOTE)
+    with (
+        pytest.raises(InvalidCaseField, match="at most 50 entries"),
+        transaction(instance.sessions) as session,
+    ):
+        cases.merge_cases(
+            session, user=user(session), user_key=key_of(session), case_id=merged, into_id=target
+        )
+    with instance.sessions() as session:
+        assert session.scalars(select(CaseMerge)).all() == []
+        assert session.scalars(select(CaseNote.case_id)).all() == [merged]
+        kept = session.get(Case, target)
+        assert kept is not None
+        assert len(kept.tags) == 30
+
+
 def test_cases_of_two_desks_are_never_merged(instance: Instance, receipts: list[str]) -> None:
     with transaction(instance.sessions) as session:
         create_desk(
