@@ -40,6 +40,7 @@ from filon.models import (
 )
 from filon.submissions import open_submission
 from intake.demo import sample_photo, seed_submissions
+from intake.metadata import sandbox, thumbnail
 from intake.sources import find_source
 from intake.submission import IncomingFile, submit
 from tests.conftest import STAFF_PASSWORD, Staff, StaffAccount, csrf_token, make_account
@@ -616,6 +617,24 @@ def test_a_hostile_picture_gets_a_clear_refusal_and_the_app_keeps_serving(
     assert fine.status_code == 200
     assert Image.open(io.BytesIO(fine.get_data())).size == (320, 240)
     assert client.get(f"/submissions/{receipt}").status_code == 200
+
+
+def test_the_worker_redraws_pictures_upright_without_metadata() -> None:
+    media_type, data = thumbnail.render(make.jpeg_with_pillow_exif(orientation=6))
+    picture = Image.open(io.BytesIO(data))
+    assert (media_type, picture.format) == ("image/jpeg", "JPEG")
+    assert picture.size == (64, 96)  # turned upright from 96 × 64
+    assert len(picture.getexif()) == 0
+    clear = make.encoded(make.picture((900, 300), "RGBA"), "PNG")
+    media_type, data = thumbnail.render(clear)
+    assert media_type == "image/png"
+    assert Image.open(io.BytesIO(data)).size == (640, 213)
+
+
+@pytest.mark.parametrize("answer", [b"html", b"svg", b"huge", b"vague"])
+def test_a_preview_is_served_only_if_it_is_a_small_jpeg_or_png(answer: bytes) -> None:
+    with pytest.raises(sandbox.WorkerFailed, match="malformed"):
+        sandbox.preview(answer, max_side=640, module="tests.samples.hostile_previewer")
 
 
 def test_a_non_member_gets_no_preview(
