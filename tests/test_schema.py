@@ -83,11 +83,13 @@ def test_upgrade_from_0001_keeps_data(engine: Engine) -> None:
             ),
             {"zero": "0" * 64, "one": "1" * 64},
         )
-    schema.upgrade(engine)
+    schema.upgrade(engine, "0002")
+    assert schema.current_revision(engine) == "0002"
     with engine.connect() as connection:
         assert connection.execute(text("SELECT slug, name FROM desks")).one() == ("drc", "DRC")
         assert connection.execute(text("SELECT count(*) FROM custody_events")).scalar() == 1
         assert connection.execute(text("SELECT count(*) FROM uploads")).scalar() == 0
+    schema.upgrade(engine)  # and on through every later revision, still holding the data
     assert schema.current_revision(engine) == schema.head_revision()
 
 
@@ -103,7 +105,8 @@ def test_upgrade_from_0002_keeps_users_and_adds_staff_sessions(engine: Engine) -
             ),
             {"pk": b"\x01" * 32, "wrapped": b"\x02" * 90},
         )
-    schema.upgrade(engine)
+    schema.upgrade(engine, "0003")
+    assert schema.current_revision(engine) == "0003"
     with engine.begin() as connection:
         user_id = connection.execute(text("SELECT id FROM users WHERE username = 'ana'")).scalar()
         connection.execute(
@@ -122,7 +125,7 @@ def test_upgrade_from_0002_keeps_users_and_adds_staff_sessions(engine: Engine) -
         # Deleting an account ends its sessions and forgets its TOTP step.
         assert connection.execute(text("SELECT count(*) FROM staff_sessions")).scalar() == 0
         assert connection.execute(text("SELECT count(*) FROM totp_steps")).scalar() == 0
-    assert schema.current_revision(engine) == schema.head_revision()
+    assert schema.current_revision(engine) == "0003"
 
 
 def test_upgrade_from_0003_keeps_submissions_and_adds_cases(engine: Engine) -> None:
@@ -191,9 +194,45 @@ def test_upgrade_from_0003_keeps_submissions_and_adds_cases(engine: Engine) -> N
         assert connection.execute(text("SELECT count(*) FROM submissions")).scalar() == 1
 
 
-def test_upgrade_from_0004_keeps_cases_and_adds_evidence_links_and_merges(engine: Engine) -> None:
-    """0005 links evidence files to cases and records merged cases, beside existing cases."""
+def test_upgrade_from_0004_keeps_sessions_and_adds_stepped_up_at(engine: Engine) -> None:
+    """0005 adds when a staff session last stepped up; existing sessions have not."""
     schema.upgrade(engine, "0004")
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO users (username, role, password_hash, public_key, wrapped_private_key,"
+                " totp_secret, active, created_day) VALUES ('ana', 'admin', 'h', :pk,"
+                " :wrapped, 'JBSWY3DPEHPK3PXP', true, '2026-11-01')"
+            ),
+            {"pk": b"\x01" * 32, "wrapped": b"\x02" * 90},
+        )
+        connection.execute(
+            text(
+                "INSERT INTO staff_sessions (key_hash, user_id, sealed_user_key, created_at,"
+                " last_seen_at, expires_at) SELECT :hash, id, :sealed, '2026-11-22 10:00:00',"
+                " '2026-11-22 10:05:00', '2026-11-22 22:00:00' FROM users"
+            ),
+            {"hash": "a" * 64, "sealed": b"\x03" * 72},
+        )
+    schema.upgrade(engine, "0005")
+    assert schema.current_revision(engine) == "0005"
+    with engine.begin() as connection:
+        row = connection.execute(
+            text("SELECT key_hash, last_seen_at, stepped_up_at FROM staff_sessions")
+        ).one()
+        assert row[0] == "a" * 64
+        assert str(row[1]).startswith("2026-11-22 10:05:00")
+        assert row[2] is None  # an existing session must step up before a key operation
+        connection.execute(text("UPDATE staff_sessions SET stepped_up_at = '2026-11-22 10:06:00'"))
+        stepped = connection.execute(text("SELECT stepped_up_at FROM staff_sessions")).scalar()
+        assert str(stepped).startswith("2026-11-22 10:06:00")
+    schema.upgrade(engine)
+    assert schema.current_revision(engine) == schema.head_revision()
+
+
+def test_upgrade_from_0005_keeps_cases_and_adds_evidence_links_and_merges(engine: Engine) -> None:
+    """0006 links evidence files to cases and records merged cases, beside existing cases."""
+    schema.upgrade(engine, "0005")
     with engine.begin() as connection:
         insert_desk(connection)
         connection.execute(
@@ -229,8 +268,9 @@ def test_upgrade_from_0004_keeps_cases_and_adds_evidence_links_and_merges(engine
                 ),
                 {"title": title},
             )
-    schema.upgrade(engine)
-    assert schema.current_revision(engine) == "0005"
+    schema.upgrade(engine, "0006")
+    assert schema.current_revision(engine) == "0006"
+    assert schema.head_revision() == "0006"
     with engine.begin() as connection:
         assert connection.execute(text("SELECT title FROM cases ORDER BY id")).scalars().all() == [
             "Coltan",
