@@ -1,8 +1,9 @@
 """The cleaning worker: a separate process that cleans one file from its stdin, then exits.
 
-Run as ``python -m intake.metadata.worker`` by ``sandbox.py``, never by hand. Before it reads
-a byte of the file it locks itself down with resource limits, so that a parser bug in Pillow,
-libheif, qpdf, ffmpeg or our own code can at worst kill this process:
+Run as ``python -m intake.metadata.worker`` by ``sandbox.py`` (through the generic runner in
+``filon/sandbox.py``), never by hand. Before it reads a byte of the file it locks itself down
+with resource limits, so that a parser bug in Pillow, libheif, qpdf, ffmpeg or our own code
+can at worst kill this process:
 
 - RLIMIT_FSIZE 0: no byte can be written to any file, on disk or in memory (memfd). This is
   the proof that no plaintext reaches a temporary file, whatever a library might try.
@@ -29,6 +30,8 @@ from typing import BinaryIO
 
 from PIL import Image
 
+from filon import sandbox
+from filon.sandbox import BadRequest, read_frame, write_frame
 from intake.metadata import pictures, thumbnail
 from intake.metadata.dispatch import clean_bytes
 from intake.metadata.limits import (
@@ -50,34 +53,13 @@ LIMITS = {
 }
 
 
-class ProtocolError(Exception):
+class ProtocolError(BadRequest):
     """The parent sent something that is not a well-formed request."""
 
 
 def apply_limits() -> None:
     """Lock this process down; hard limits equal soft ones so they cannot be raised again."""
-    for name, (soft, hard) in LIMITS.items():
-        resource.setrlimit(getattr(resource, name), (soft, hard))
-
-
-def read_frame(stream: BinaryIO, limit: int) -> bytes:
-    """One length-prefixed frame of at most ``limit`` bytes."""
-    head = stream.read(8)
-    if len(head) != 8:
-        raise ProtocolError("missing frame")
-    length = int.from_bytes(head, "big")
-    if length > limit:
-        raise ProtocolError("frame too large")
-    body = stream.read(length)
-    if len(body) != length:
-        raise ProtocolError("short frame")
-    return body
-
-
-def write_frame(stream: BinaryIO, body: bytes) -> None:
-    """One length-prefixed frame."""
-    stream.write(len(body).to_bytes(8, "big"))
-    stream.write(body)
+    sandbox.apply_limits(LIMITS)
 
 
 def self_check() -> dict[str, object]:
@@ -143,7 +125,7 @@ def main() -> int:
     try:
         serve(sys.stdin.buffer, sys.stdout.buffer)
         sys.stdout.buffer.flush()
-    except (ProtocolError, ValueError) as error:
+    except (BadRequest, ValueError) as error:
         # No file content in this message: it goes to the parent's log at most.
         sys.stderr.write(f"worker: bad request ({error.__class__.__name__})\n")
         return 2
