@@ -1,11 +1,12 @@
 """Filing on a source's behalf: a staff member enters what a source said over the phone.
 
-The submission goes through the intake's own pipeline (:func:`intake.submission.submit`), so
-it is cleaned, sealed to the desk key and recorded exactly like one a source sent; the
-casework adds who filed it, as the first custody event of the submission (actor
-``staff:<username>``) and on the desk's audit trail, in the same transaction as the record.
-Using the intake's pipeline service (not its views, forms or sessions) is deliberate: a
-second pipeline would be a second place for cleaning or sealing to go wrong.
+The submission goes through the intake's own pipeline, so it is cleaned, sealed to the desk
+key and recorded exactly like one a source sent; the casework adds who filed it, as the first
+custody event of the submission (actor ``staff:<username>``) and on the desk's audit trail, in
+the same transaction as the record. Using the intake's pipeline (not its views, forms or
+sessions) is deliberate: a second pipeline would be a second place for cleaning or sealing to
+go wrong. The casework does not import the intake (DESIGN.md §2): the pipeline reaches it as
+a port (:class:`filon.ports.FileSubmission`) injected by the composition root.
 """
 
 from __future__ import annotations
@@ -28,9 +29,8 @@ from filon.db import transaction
 from filon.desks import get_desk
 from filon.instance import Instance
 from filon.models import User
-from intake.envelope import MAX_FILES
-from intake.nojs import SealingSink
-from intake.submission import IncomingFile, Outcome, submit
+from filon.ports import Filed, FileSubmission, SealedFile
+from filon.sealing_sink import SealingSink
 
 FILED = "filed_on_behalf"
 MAX_FORM_FIELDS_BYTES = 1024 * 1024
@@ -44,7 +44,7 @@ class SealedForm:
     files: MultiDict[str, Any]
     sinks: list[SealingSink]
 
-    def incoming(self) -> list[IncomingFile]:
+    def incoming(self) -> list[SealedFile]:
         """The files chosen, as the pipeline takes them; from here the pipeline owns them."""
         chosen = []
         for storage, sink in zip(self.files.getlist("files"), list(self.sinks), strict=False):
@@ -53,22 +53,22 @@ class SealedForm:
             self.sinks.remove(sink)
             summary = sink.finish()
             chosen.append(
-                IncomingFile(
+                SealedFile(
                     blob_id=sink.blob_id,
                     key=sink.key,
                     stream_size=summary.ciphertext_size,
                     sealed_here=summary,
                     name=(storage.filename or "file")[:255],
                     type=(storage.mimetype or "application/octet-stream")[:255],
-                    claimed_size=None,
-                    claimed_sha256=None,
                 )
             )
         return chosen
 
 
 @contextmanager
-def sealed_form(environ: dict[str, Any], store: BlobStore, max_bytes: int) -> Iterator[SealedForm]:
+def sealed_form(
+    environ: dict[str, Any], store: BlobStore, *, max_bytes: int, max_files: int
+) -> Iterator[SealedForm]:
     """Read a multipart body, sealing each file chunk by chunk (no plaintext spooled to disk).
 
     The same stream factory as the intake's no-JavaScript form: werkzeug would otherwise
@@ -83,8 +83,8 @@ def sealed_form(environ: dict[str, Any], store: BlobStore, max_bytes: int) -> It
         filename: str | None,
         content_length: int | None = None,
     ) -> SealingSink:
-        if len(sinks) >= MAX_FILES:
-            raise RequestEntityTooLarge(f"at most {MAX_FILES} files")
+        if len(sinks) >= max_files:
+            raise RequestEntityTooLarge(f"at most {max_files} files")
         sink = SealingSink(store)
         sinks.append(sink)
         return sink
@@ -104,14 +104,15 @@ def sealed_form(environ: dict[str, Any], store: BlobStore, max_bytes: int) -> It
 
 def file_on_behalf(
     instance: Instance,
+    file_submission: FileSubmission,
     *,
     user: User,
     desk_slug: str,
     lang: str,
     answers: dict[str, str],
-    files: list[IncomingFile],
+    files: list[SealedFile],
     issue_codename: bool,
-) -> Outcome:
+) -> Filed:
     """File a submission for a source to a desk the user belongs to; its outcome and receipt.
 
     A source is always recorded (every submission has one); its codename is shown only when
@@ -144,13 +145,13 @@ def file_on_behalf(
         )
 
     try:
-        outcome = submit(
+        outcome = file_submission(
             instance,
             desk_slug=desk_slug,
             lang=lang,
             answers=answers,
             files=files,
-            codename=None,
+            issue_codename=issue_codename,
             on_record=record,
         )
     except BaseException:

@@ -5,9 +5,10 @@ sealed to this user's key, so a user without a membership (an admin included) ge
 even if an access check were missing. Every function records its audit event in the
 caller's transaction.
 
-Previews are re-rendered by the intake's sandboxed cleaning worker (``intake.metadata.sandbox``,
-the parent side: a process runner, no views, forms or sessions), so no parser of a source's
-file ever runs in the casework's process. It is the one place this app uses intake code.
+Previews are re-rendered by the intake's sandboxed cleaning worker, so no parser of a source's
+file ever runs in the casework's process. The casework does not import the intake (DESIGN.md
+§2): the previewer and its limits reach it as a port (:class:`filon.ports.RenderPreview`,
+:class:`filon.ports.CaseworkLimits`) injected by the composition root.
 """
 
 from __future__ import annotations
@@ -35,10 +36,10 @@ from filon.models import (
     SubmissionStatus,
     User,
 )
+from filon.ports import CaseworkLimits, RenderPreview, is_preview
 from filon.replies import create_reply
+from filon.sandbox import WorkerFailed
 from filon.submissions import OpenedSubmission, open_submission, safe_filename
-from intake.metadata import sandbox
-from intake.metadata.limits import CLEAN_MAX_BYTES, PREVIEW_MAX_SIDE
 
 PREVIEWED = "previewed"
 ORIGINAL_DOWNLOADED = "original_downloaded"
@@ -163,6 +164,8 @@ class Preview:
 def render_preview(
     sessions: sessionmaker[Session],
     store: BlobStore,
+    renderer: RenderPreview,
+    limits: CaseworkLimits,
     *,
     reference: str,
     number: int,
@@ -184,15 +187,17 @@ def render_preview(
         desk_id = opened.desk.id
     plaintext = bytearray()
     for chunk in store.reader(evidence.blob_id, file_key, expected_size=evidence.ciphertext_size):
-        if len(plaintext) + len(chunk) > CLEAN_MAX_BYTES:
+        if len(plaintext) + len(chunk) > limits.preview_max_bytes:
             raise NotFound(f"file {number} is too large to preview")
         plaintext += chunk
     try:
-        media_type, data = sandbox.preview(bytes(plaintext), max_side=PREVIEW_MAX_SIDE)
-    except sandbox.WorkerFailed as error:
+        media_type, data = renderer(bytes(plaintext), max_side=limits.preview_max_side)
+    except WorkerFailed as error:
         raise PreviewFailed(str(error)) from error
     finally:
         plaintext[:] = b""  # drop our copy now rather than when the collector gets to it
+    if not is_preview(media_type, data):  # served inline: never trust the other side of a port
+        raise PreviewFailed("the previewer gave a malformed answer")
     with transaction(sessions) as session:
         desk = session.get(Desk, desk_id)
         if desk is None:

@@ -28,11 +28,11 @@ from casework.forms import (
 )
 from casework.inbox import inbox_page, member_desks
 from casework.sessions import ActiveSession
-from casework.web import instance, login_required
+from casework.web import instance, login_required, ports
 from crypto.keys import b64encode, fingerprint, format_fingerprint
 from filon.db import transaction
+from filon.errors import RefusedInput
 from filon.models import SubmissionStatus
-from intake.errors import ProtocolError
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
 
@@ -142,9 +142,12 @@ def _not_custodian(_exc: reading.NotCustodian) -> tuple[str, int]:
 @login_required
 def preview(staff: ActiveSession, reference: str, number: int) -> ResponseReturnValue:
     """A picture re-rendered small by the sandboxed worker, shown inline; audited as a view."""
+    intake = ports()
     made = reading.render_preview(
         instance().sessions,
         instance().store,
+        intake.render_preview,
+        intake.limits,
         reference=reference,
         number=number,
         user=staff.user,
@@ -184,6 +187,7 @@ def original(staff: ActiveSession, reference: str, number: int) -> ResponseRetur
 @login_required
 def file_form(staff: ActiveSession) -> ResponseReturnValue:
     """The form to file a submission on a source's behalf."""
+    ports()  # no form for what this server cannot file
     with transaction(instance().sessions) as session:
         desks = member_desks(session, staff.user)
     return _render("casework/file.html", staff, form=FileOnBehalfForm(), desks=desks)
@@ -193,9 +197,12 @@ def file_form(staff: ActiveSession) -> ResponseReturnValue:
 @login_required
 def file_submit(staff: ActiveSession) -> ResponseReturnValue:
     """File on a source's behalf: files sealed as they arrive, then the intake's pipeline."""
-    filon = instance()
+    filon, intake = instance(), ports()
     with filing.sealed_form(
-        request.environ, filon.store, filon.settings.max_file_bytes * 2
+        request.environ,
+        filon.store,
+        max_bytes=filon.settings.max_file_bytes * 2,
+        max_files=intake.limits.max_files,
     ) as parsed:
         # The body was read by our own parser: every form here gets its data explicitly.
         form = FileOnBehalfForm(formdata=CombinedMultiDict([parsed.form, parsed.files]))
@@ -206,6 +213,7 @@ def file_submit(staff: ActiveSession) -> ResponseReturnValue:
         try:
             outcome = filing.file_on_behalf(
                 filon,
+                intake.file_submission,
                 user=staff.user,
                 desk_slug=form.desk.data or "",
                 lang=form.lang.data or "en",
@@ -217,7 +225,7 @@ def file_submit(staff: ActiveSession) -> ResponseReturnValue:
                 files=parsed.incoming(),
                 issue_codename=bool(form.issue_codename.data),
             )
-        except ProtocolError as exc:
+        except RefusedInput as exc:
             form.form_errors.append(exc.message)
             return _render_parsed("casework/file.html", staff, exc.status, form=form, desks=desks)
     return _render_parsed(
