@@ -6,10 +6,12 @@ import datetime as dt
 
 from flask import Flask, Response, render_template
 
+from casework.errors import PortsMissing
 from casework.views import account, admin, auth, desks
 from casework.views import cases as case_views  # not `cases`: that is the service module
 from filon.errors import NotFound
 from filon.instance import Instance
+from filon.ports import EXTENSION, CaseworkPorts
 from filon.settings import Settings
 from filon.web import make_app
 
@@ -18,9 +20,18 @@ from filon.web import make_app
 CSRF_TIME_LIMIT = int(dt.timedelta(hours=1).total_seconds())
 
 
-def create_app(settings: Settings, instance: Instance | None = None) -> Flask:
-    """Build the casework WSGI app for an instance."""
+def create_app(
+    settings: Settings, instance: Instance | None = None, *, ports: CaseworkPorts | None = None
+) -> Flask:
+    """Build the casework WSGI app for an instance.
+
+    ``ports`` is what the casework uses of the intake (filing through its pipeline, previews
+    by its sandboxed worker), given by the composition root; without it those two features
+    answer 503 and everything else works.
+    """
     app = make_app(__name__, instance or Instance.open(settings))
+    if ports is not None:
+        app.extensions[EXTENSION] = ports
     app.config.update(
         # Flask's own cookie carries only the CSRF token; it gets the same protections as
         # the session cookie, under its own name.
@@ -35,6 +46,7 @@ def create_app(settings: Settings, instance: Instance | None = None) -> Flask:
     app.register_blueprint(account.bp)
     app.register_blueprint(admin.bp)
     app.register_error_handler(NotFound, _not_found)
+    app.register_error_handler(PortsMissing, _unavailable)
     app.after_request(_no_store)
     return app
 
@@ -42,6 +54,10 @@ def create_app(settings: Settings, instance: Instance | None = None) -> Flask:
 def _not_found(_exc: NotFound) -> tuple[str, int]:
     # A desk the user is not a member of looks exactly like one that does not exist.
     return render_template("casework/not_found.html"), 404
+
+
+def _unavailable(_exc: PortsMissing) -> tuple[str, int]:
+    return render_template("casework/unavailable.html"), 503
 
 
 def _no_store(response: Response) -> Response:

@@ -10,10 +10,11 @@ from flask import current_app, redirect, request, url_for
 from flask.typing import ResponseReturnValue
 from werkzeug.wrappers import Response
 
-from casework.errors import SessionExpired, SessionInvalid, SessionMissing
+from casework.errors import PortsMissing, SessionExpired, SessionInvalid, SessionMissing
 from casework.sessions import COOKIE_NAME, ActiveSession, end_session, resume_session
 from filon.db import transaction
 from filon.instance import Instance
+from filon.ports import EXTENSION, CaseworkPorts
 
 StaffView = Callable[..., ResponseReturnValue]
 
@@ -21,6 +22,14 @@ StaffView = Callable[..., ResponseReturnValue]
 def instance() -> Instance:
     """The instance this app serves."""
     found: Instance = current_app.extensions["filon"]
+    return found
+
+
+def ports() -> CaseworkPorts:
+    """What this app uses of the intake, as the composition root injected it."""
+    found: CaseworkPorts | None = current_app.extensions.get(EXTENSION)
+    if found is None:
+        raise PortsMissing("this casework was started without the intake's ports")
     return found
 
 
