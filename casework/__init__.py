@@ -6,11 +6,13 @@ import datetime as dt
 
 from flask import Flask, Response, render_template
 
+from casework.errors import PortsMissing
 from casework.views import account, admin, auth, desks
 from casework.views import cases as case_views  # not `cases`: that is the service module
 from casework.web import RecordId, own_secret, refuse_nul_characters
 from filon.errors import NotFound
 from filon.instance import Instance
+from filon.ports import EXTENSION, CaseworkPorts
 from filon.settings import Settings
 from filon.web import make_app
 
@@ -19,10 +21,19 @@ from filon.web import make_app
 CSRF_TIME_LIMIT = int(dt.timedelta(hours=1).total_seconds())
 
 
-def create_app(settings: Settings, instance: Instance | None = None) -> Flask:
-    """Build the casework WSGI app for an instance."""
+def create_app(
+    settings: Settings, instance: Instance | None = None, *, ports: CaseworkPorts | None = None
+) -> Flask:
+    """Build the casework WSGI app for an instance.
+
+    ``ports`` is what the casework uses of the intake (filing through its pipeline, previews
+    by its sandboxed worker), given by the composition root; without it those two features
+    answer 503 and everything else works.
+    """
     instance = instance or Instance.open(settings)
     app = make_app(__name__, instance)
+    if ports is not None:
+        app.extensions[EXTENSION] = ports
     app.config.update(
         SECRET_KEY=own_secret(instance.keyring.app_secret()),
         # Flask's own cookie carries only the CSRF token; it gets the same protections as
@@ -40,6 +51,7 @@ def create_app(settings: Settings, instance: Instance | None = None) -> Flask:
     app.register_blueprint(account.bp)
     app.register_blueprint(admin.bp)
     app.register_error_handler(NotFound, _not_found)
+    app.register_error_handler(PortsMissing, _unavailable)
     app.after_request(_no_store)
     return app
 
@@ -47,6 +59,10 @@ def create_app(settings: Settings, instance: Instance | None = None) -> Flask:
 def _not_found(_exc: NotFound) -> tuple[str, int]:
     # A desk the user is not a member of looks exactly like one that does not exist.
     return render_template("casework/not_found.html"), 404
+
+
+def _unavailable(_exc: PortsMissing) -> tuple[str, int]:
+    return render_template("casework/unavailable.html"), 503
 
 
 def _no_store(response: Response) -> Response:

@@ -49,3 +49,7 @@ class IllegalTransition(FilonError):
 
 class InvalidCaseField(FilonError):
     """A case field is out of range: too long, an unknown risk code, an assignee not a member."""
+
+
+class PortsMissing(FilonError):
+    """The app was built without the intake's ports: filing and previews are unavailable."""

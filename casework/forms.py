@@ -9,15 +9,17 @@ from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     HiddenField,
+    IntegerField,
+    MultipleFileField,
     PasswordField,
     SelectField,
     SelectMultipleField,
     StringField,
     TextAreaField,
 )
-from wtforms.validators import DataRequired, EqualTo, Length
+from wtforms.validators import DataRequired, EqualTo, Length, NumberRange
 
-from casework.cases import MAX_NOTE_CHARS, MAX_SUMMARY_CHARS
+from casework.cases import MAX_COMMENT_CHARS, MAX_NOTE_CHARS, MAX_SUMMARY_CHARS
 from casework.models import MAX_TITLE_CHARS, CasePriority, CaseStatus
 from casework.risks import RISK_CATEGORIES
 from filon.accounts import MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS
@@ -119,6 +121,43 @@ class NoteForm(FlaskForm):
     """A note on a case, sealed to the desk key."""
 
     text = TextAreaField("Note", validators=[DataRequired(), Length(max=MAX_NOTE_CHARS)])
+
+
+class CaseMergeForm(FlaskForm):
+    """The case this one is merged into (the service checks it is an open case of the desk)."""
+
+    into = IntegerField("Merge into case", validators=[DataRequired(), NumberRange(min=1)])
+
+
+class EvidenceLinkForm(FlaskForm):
+    """A file linked to a case, with an optional comment sealed to the desk."""
+
+    case = IntegerField("Case", validators=[DataRequired(), NumberRange(min=1)])
+    comment = TextAreaField("Comment", validators=[Length(max=MAX_COMMENT_CHARS)])
+
+
+class EvidenceCommentForm(FlaskForm):
+    """A new comment for an evidence link (empty clears it)."""
+
+    comment = TextAreaField("Comment", validators=[Length(max=MAX_COMMENT_CHARS)])
+
+
+class EvidenceUnlinkForm(FlaskForm):
+    """Unlinking is a POST with a CSRF token."""
+
+
+class FileOnBehalfForm(FlaskForm):
+    """A submission a staff member files for a source, after a phone interview."""
+
+    desk = StringField("Desk", validators=[DataRequired(), Length(max=64)])
+    report = TextAreaField(
+        "What the source reported", validators=[DataRequired(), Length(max=100_000)]
+    )
+    place = StringField("Where", validators=[Length(max=1000)])
+    when = StringField("When", validators=[Length(max=1000)])
+    lang = SelectField("Source's language", choices=_values(("en", "fr", "sw", "nl")))
+    issue_codename = BooleanField("Issue a codename for the source")
+    files = MultipleFileField("Files")
 
 
 def split_list(text: str | None) -> list[str]:

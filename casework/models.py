@@ -15,7 +15,16 @@ import datetime as dt
 import enum
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, DateTime, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    ForeignKey,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from filon.db import Base, hex_digest, hour, intpk, sealed
@@ -135,3 +144,40 @@ class CaseNote(Base):
     author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     sealed_text: Mapped[sealed]
     created_hour: Mapped[hour]
+
+
+class CaseEvidence(Base):
+    """One evidence file linked to a case, with an optional comment sealed to the desk key.
+
+    The comment is sealed like a note, not plaintext like the case fields: a remark on a
+    photo ("the man on the left is the source's brother") can say as much as the photo.
+    """
+
+    __tablename__ = "case_evidence"
+    __table_args__ = (UniqueConstraint("case_id", "evidence_id"),)
+
+    id: Mapped[intpk]
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    evidence_id: Mapped[int] = mapped_column(
+        ForeignKey("evidence.id", ondelete="CASCADE"), index=True
+    )
+    sealed_comment: Mapped[bytes | None] = mapped_column(LargeBinary)
+    linked_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_hour: Mapped[hour]
+
+
+class CaseMerge(Base):
+    """A case merged into another: the merged case stays as a tombstone pointing here."""
+
+    __tablename__ = "case_merges"
+
+    id: Mapped[intpk]
+    # Unique: a case is merged once; afterwards it is closed to every change.
+    merged_case_id: Mapped[int] = mapped_column(
+        ForeignKey("cases.id", ondelete="CASCADE"), unique=True
+    )
+    into_case_id: Mapped[int] = mapped_column(
+        ForeignKey("cases.id", ondelete="CASCADE"), index=True
+    )
+    merged_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    merged_hour: Mapped[hour]

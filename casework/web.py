@@ -13,10 +13,11 @@ from flask.typing import ResponseReturnValue
 from werkzeug.routing import IntegerConverter, Map
 from werkzeug.wrappers import Response
 
-from casework.errors import SessionExpired, SessionInvalid, SessionMissing
+from casework.errors import PortsMissing, SessionExpired, SessionInvalid, SessionMissing
 from casework.sessions import COOKIE_NAME, ActiveSession, end_session, resume_session
 from filon.db import transaction
 from filon.instance import Instance
+from filon.ports import EXTENSION, CaseworkPorts
 
 StaffView = Callable[..., ResponseReturnValue]
 
@@ -63,6 +64,14 @@ def own_secret(app_secret: bytes) -> bytes:
     valid here too (DESIGN.md §2: two apps, each with cookies of its own).
     """
     return hmac.new(app_secret, b"filon casework signing key", hashlib.sha256).digest()
+
+
+def ports() -> CaseworkPorts:
+    """What this app uses of the intake, as the composition root injected it."""
+    found: CaseworkPorts | None = current_app.extensions.get(EXTENSION)
+    if found is None:
+        raise PortsMissing("this casework was started without the intake's ports")
+    return found
 
 
 def set_session_cookie(response: Response, value: str) -> None:

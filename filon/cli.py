@@ -147,6 +147,7 @@ def serve(
     from filon.serve import Listener
     from filon.serve import serve as run_servers
     from intake import create_app as create_intake
+    from intake.ports import casework_ports
 
     instance = _open(instance_dir)
     settings = instance.settings
@@ -159,7 +160,7 @@ def serve(
         ),
         Listener(
             "casework",
-            create_casework(settings, instance),
+            create_casework(settings, instance, ports=casework_ports()),
             host or settings.casework_host,
             settings.casework_port if casework_port is None else casework_port,
         ),

@@ -59,3 +59,19 @@ class AlreadyExists(FilonError):
 
 class InvalidName(FilonError):
     """A slug or username breaks its pattern."""
+
+
+class RefusedInput(Exception):
+    """Input a client sent that is refused, with an HTTP status, a code and a plain message.
+
+    The intake's protocol errors are of this kind, and so is what the casework hears back when
+    it files through the intake's pipeline (``filon.ports``): the casework catches this, not
+    an intake class. Not a :class:`FilonError`: it is the client's mistake, not the operator's.
+    """
+
+    status = 400
+    code = "bad_request"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message

@@ -21,5 +21,6 @@ def intake() -> Flask:
 def casework() -> Flask:
     """The casework app for the configured instance."""
     from casework import create_app  # noqa: PLC0415 - the composition root imports the apps
+    from intake.ports import casework_ports  # noqa: PLC0415 - the intake's side of the ports
 
-    return create_app(Settings.load(default_instance_dir()))
+    return create_app(Settings.load(default_instance_dir()), ports=casework_ports())

@@ -5,16 +5,11 @@ Every input a client can send maps to one of these (a 4xx), never to a 500.
 
 from __future__ import annotations
 
+from filon.errors import RefusedInput
 
-class ProtocolError(Exception):
+
+class ProtocolError(RefusedInput):
     """Base class: a request the intake refuses, with a code and a message for the client."""
-
-    status = 400
-    code = "bad_request"
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
 
 
 class MalformedRequest(ProtocolError):

@@ -3,14 +3,14 @@
 Tor Browser at "Safest" runs no JavaScript, so the server does what the browser would: the
 body is read through a stream factory that seals each file chunk by chunk as it arrives, so
 no plaintext is ever spooled to disk (werkzeug would otherwise write large parts to a
-temporary file). Each file then goes through the same pipeline as an upload.
+temporary file; the sink is :class:`filon.sealing_sink.SealingSink`, shared with the casework).
+Each file then goes through the same pipeline as an upload.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import os
-from typing import IO, Any
+from typing import Any
 
 from flask import Blueprint, Response, make_response, render_template, request
 from flask_babel import lazy_gettext as _l
@@ -21,12 +21,11 @@ from werkzeug.formparser import parse_form_data
 from crypto.errors import CryptoFailure
 from crypto.keys import b64encode, fingerprint, format_fingerprint
 from crypto.sealing import open_sealed
-from crypto.stream import StreamSummary, StreamWriter, new_stream_key
 from filon import ratelimit
-from filon.blobstore import BlobStore
 from filon.body import fast_input
 from filon.db import transaction
 from filon.replies import replies_for_source
+from filon.sealing_sink import SealingSink
 from intake.envelope import MAX_ANSWER_CHARS, MAX_FILES
 from intake.errors import ProtocolError
 from intake.services import instance
@@ -37,54 +36,6 @@ bp = Blueprint("nojs", __name__)
 
 MAX_FORM_FIELDS_BYTES = 1024 * 1024
 ANSWER_FIELDS = ("report", "place", "when")
-
-
-class SealingSink:
-    """A file part's destination: it encrypts what werkzeug writes into an incoming stream.
-
-    werkzeug calls ``write`` with pieces of the part as they arrive and ``seek(0)`` at its end;
-    nothing here keeps more than one chunk of plaintext.
-    """
-
-    def __init__(self, store: BlobStore) -> None:
-        self._store = store
-        self.blob_id = store.new_id()
-        self.key = new_stream_key()
-        self._file: IO[bytes] = open(store.incoming_path(self.blob_id), "xb")  # noqa: SIM115
-        self._writer = StreamWriter(self._file, self.key, background=True)
-        self.size = 0
-
-    def write(self, data: bytes) -> int:
-        """Seal a piece of the part."""
-        self.size += len(data)
-        return self._writer.write(data)
-
-    def seek(self, offset: int, whence: int = 0) -> int:
-        """werkzeug rewinds a finished part; there is nothing to rewind to."""
-        return 0
-
-    def read(self, size: int = -1) -> bytes:
-        """The plaintext is not kept: reading gives nothing."""
-        return b""
-
-    def finish(self) -> StreamSummary:
-        """Write the final chunk and make the stream durable; returns what the writer saw."""
-        self._writer.close()
-        self._file.flush()
-        os.fsync(self._file.fileno())
-        self._file.close()
-        if self._writer.summary is None:
-            raise RuntimeError("the stream writer closed without a summary")
-        return self._writer.summary
-
-    def discard(self) -> None:
-        """Drop the stream (the submission failed or the part was empty)."""
-        self._writer.abort()
-        self._file.close()
-        self._store.discard_incoming(self.blob_id)
-
-    def close(self) -> None:
-        """Closing the FileStorage does not end the stream: :meth:`finish` does."""
 
 
 @bp.post("/submit")

@@ -13,7 +13,7 @@ import hashlib
 import io
 import json
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -104,8 +104,13 @@ def submit(
     files: list[IncomingFile],
     codename: str | None,
     upload_ids: list[str] | None = None,
+    on_record: Callable[[Session, str], None] | None = None,
 ) -> Outcome:
-    """Run the whole pipeline for one submission; nothing is recorded unless all of it holds."""
+    """Run the whole pipeline for one submission; nothing is recorded unless all of it holds.
+
+    ``on_record(session, receipt)`` runs in the recording transaction before the record is
+    written: a staff member filing for a source records themselves there (the casework).
+    """
     with instance.sessions() as session:
         try:
             desk = get_desk(session, desk_slug)
@@ -121,6 +126,8 @@ def submit(
         with transaction(instance.sessions) as session:
             known = resolve_source(session, instance, codename=codename, lang=lang)
             receipt = new_receipt()
+            if on_record is not None:
+                on_record(session, receipt)
             _record(
                 session,
                 desk=desk,

@@ -247,8 +247,9 @@ def live_intake(intake_app: Flask) -> Iterator[str]:
 def casework_app(instance: Instance) -> Flask:
     """The casework app serving the test instance."""
     from casework import create_app
+    from intake.ports import casework_ports
 
-    app = create_app(instance.settings, instance)
+    app = create_app(instance.settings, instance, ports=casework_ports())
     app.config["TESTING"] = True
     # The casework's cookies are Secure (and __Host-): the test client must speak HTTPS.
     app.config["PREFERRED_URL_SCHEME"] = "https"

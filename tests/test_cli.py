@@ -224,6 +224,8 @@ def test_wsgi_entry_points_serve_the_instance(copy: Path, monkeypatch: pytest.Mo
     intake_app, casework_app = wsgi.intake(), wsgi.casework()
     assert intake_app.test_client().get("/api/v1/key").status_code == 200
     assert casework_app.test_client().get("/login").status_code == 200
+    # The composition root gives the casework the intake's ports (filing, previews).
+    assert casework_app.extensions["filon.casework_ports"].limits.max_files > 0
     intake_app.extensions["filon"].close()
     casework_app.extensions["filon"].close()
 

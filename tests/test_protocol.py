@@ -6,6 +6,7 @@ import hashlib
 import io
 import json
 import os
+import secrets
 import subprocess
 import sys
 import tempfile
@@ -26,8 +27,11 @@ from filon.replies import create_reply
 from tests.client.filon_client import Client, FileToSend, ServerError, b64, unb64
 from tests.conftest import DeskSetup
 
-CANARY_TEXT = "CANARY-report-Rubaya-coltan-7d41e"
-CANARY_BYTES = b"CANARY-file-bytes-Bisie-tin-93b0c"
+# Fresh for each run: another run on the same machine (whose `filon open` writes plaintext
+# under its own temp folder, as it should) cannot trip this one's scan of the temp folder.
+_RUN = secrets.token_hex(6)
+CANARY_TEXT = f"CANARY-report-Rubaya-coltan-{_RUN}"
+CANARY_BYTES = f"CANARY-file-bytes-Bisie-tin-{_RUN}".encode()
 
 
 @pytest.fixture

@@ -83,11 +83,13 @@ def test_upgrade_from_0001_keeps_data(engine: Engine) -> None:
             ),
             {"zero": "0" * 64, "one": "1" * 64},
         )
-    schema.upgrade(engine)
+    schema.upgrade(engine, "0002")
+    assert schema.current_revision(engine) == "0002"
     with engine.connect() as connection:
         assert connection.execute(text("SELECT slug, name FROM desks")).one() == ("drc", "DRC")
         assert connection.execute(text("SELECT count(*) FROM custody_events")).scalar() == 1
         assert connection.execute(text("SELECT count(*) FROM uploads")).scalar() == 0
+    schema.upgrade(engine)  # and on through every later revision, still holding the data
     assert schema.current_revision(engine) == schema.head_revision()
 
 
@@ -103,7 +105,8 @@ def test_upgrade_from_0002_keeps_users_and_adds_staff_sessions(engine: Engine) -
             ),
             {"pk": b"\x01" * 32, "wrapped": b"\x02" * 90},
         )
-    schema.upgrade(engine)
+    schema.upgrade(engine, "0003")
+    assert schema.current_revision(engine) == "0003"
     with engine.begin() as connection:
         user_id = connection.execute(text("SELECT id FROM users WHERE username = 'ana'")).scalar()
         connection.execute(
@@ -122,7 +125,7 @@ def test_upgrade_from_0002_keeps_users_and_adds_staff_sessions(engine: Engine) -
         # Deleting an account ends its sessions and forgets its TOTP step.
         assert connection.execute(text("SELECT count(*) FROM staff_sessions")).scalar() == 0
         assert connection.execute(text("SELECT count(*) FROM totp_steps")).scalar() == 0
-    assert schema.current_revision(engine) == schema.head_revision()
+    assert schema.current_revision(engine) == "0003"
 
 
 def test_upgrade_from_0003_keeps_submissions_and_adds_cases(engine: Engine) -> None:
@@ -225,3 +228,77 @@ def test_upgrade_from_0004_keeps_sessions_and_adds_stepped_up_at(engine: Engine)
         assert str(stepped).startswith("2026-11-22 10:06:00")
     schema.upgrade(engine)
     assert schema.current_revision(engine) == schema.head_revision()
+
+
+def test_upgrade_from_0005_keeps_cases_and_adds_evidence_links_and_merges(engine: Engine) -> None:
+    """0006 links evidence files to cases and records merged cases, beside existing cases."""
+    schema.upgrade(engine, "0005")
+    with engine.begin() as connection:
+        insert_desk(connection)
+        connection.execute(
+            text(
+                "INSERT INTO sources (lookup_hash, public_key, last_seen_day)"
+                " VALUES (:hash, :pk, '2026-11-01')"
+            ),
+            {"hash": "f" * 64, "pk": b"\x03" * 32},
+        )
+        connection.execute(
+            text(
+                "INSERT INTO submissions (reference, desk_id, source_id, received_hour,"
+                " sealed_metadata, status) SELECT 'REF1', desks.id, sources.id,"
+                " '2026-11-01 10:00:00', :sealed, 'attached' FROM desks, sources"
+            ),
+            {"sealed": b"\x04" * 64},
+        )
+        connection.execute(
+            text(
+                "INSERT INTO evidence (submission_id, blob_id, sealed_file_key, cleaning_status,"
+                " kind, ciphertext_size) SELECT id, 'b' , :key, 'cleaned', 'image', 100"
+                " FROM submissions"
+            ),
+            {"key": b"\x06" * 80},
+        )
+        for title in ("Coltan", "Tin"):
+            connection.execute(
+                text(
+                    "INSERT INTO cases (desk_id, title, status, priority, summary, minerals,"
+                    " risk_categories, tags, created_hour, updated_hour) SELECT id, :title,"
+                    " 'new', 'high', '', '[]', '[]', '[]', '2026-11-22 10:00:00',"
+                    " '2026-11-22 10:00:00' FROM desks"
+                ),
+                {"title": title},
+            )
+    schema.upgrade(engine, "0006")
+    assert schema.current_revision(engine) == "0006"
+    assert schema.head_revision() == "0006"
+    with engine.begin() as connection:
+        assert connection.execute(text("SELECT title FROM cases ORDER BY id")).scalars().all() == [
+            "Coltan",
+            "Tin",
+        ]
+        first, second = connection.execute(text("SELECT id FROM cases ORDER BY id")).scalars()
+        evidence = connection.execute(text("SELECT id FROM evidence")).scalar_one()
+        link = text(
+            "INSERT INTO case_evidence (case_id, evidence_id, sealed_comment, created_hour)"
+            " VALUES (:case, :evidence, :comment, '2026-11-22 11:00:00')"
+        )
+        connection.execute(link, {"case": first, "evidence": evidence, "comment": b"\x07" * 60})
+        connection.execute(link, {"case": second, "evidence": evidence, "comment": None})
+        # A file is linked to a case once.
+        with pytest.raises(IntegrityError), connection.begin_nested():
+            connection.execute(link, {"case": first, "evidence": evidence, "comment": None})
+        merge = text(
+            "INSERT INTO case_merges (merged_case_id, into_case_id, merged_hour)"
+            " VALUES (:merged, :into, '2026-11-22 12:00:00')"
+        )
+        connection.execute(merge, {"merged": second, "into": first})
+        # A case is merged once.
+        with pytest.raises(IntegrityError), connection.begin_nested():
+            connection.execute(merge, {"merged": second, "into": first})
+        connection.execute(text("DELETE FROM cases WHERE id = :id"), {"id": second})
+        # Deleting a case removes its links and merge record, never the evidence.
+        assert connection.execute(text("SELECT count(*) FROM case_evidence")).scalar() == 1
+        assert connection.execute(text("SELECT count(*) FROM case_merges")).scalar() == 0
+        connection.execute(text("DELETE FROM submissions"))
+        # Destroying a submission (retention) removes its files' links.
+        assert connection.execute(text("SELECT count(*) FROM case_evidence")).scalar() == 0

@@ -9,8 +9,12 @@ from casework import cases
 from casework.errors import IllegalTransition, InvalidCaseField
 from casework.forms import (
     CaseCreateForm,
+    CaseMergeForm,
     CaseStatusForm,
     CaseUpdateForm,
+    EvidenceCommentForm,
+    EvidenceLinkForm,
+    EvidenceUnlinkForm,
     LogoutForm,
     NoteForm,
     split_list,
@@ -85,7 +89,10 @@ def case(staff: ActiveSession, case_id: int) -> ResponseReturnValue:
         form=form,
         status_form=CaseStatusForm(),
         note_form=NoteForm(),
-        next_statuses=sorted(cases.TRANSITIONS[view.case.status]),
+        merge_form=CaseMergeForm(),
+        comment_form=EvidenceCommentForm(),
+        unlink_form=EvidenceUnlinkForm(),
+        next_statuses=[] if view.merged_into else sorted(cases.TRANSITIONS[view.case.status]),
         risks=RISK_CATEGORIES,
     )
 
@@ -136,4 +143,70 @@ def note(staff: ActiveSession, case_id: int) -> ResponseReturnValue:
         abort(400)
     with transaction(instance().sessions) as session:
         cases.add_note(session, user=staff.user, case_id=case_id, text=form.text.data or "")
+    return _to_case(case_id)
+
+
+@bp.post("/cases/<int:case_id>/merge")
+@login_required
+def merge(staff: ActiveSession, case_id: int) -> ResponseReturnValue:
+    """Merge this case into another case of its desk; this one becomes a tombstone."""
+    form = CaseMergeForm()
+    if not form.validate_on_submit() or form.into.data is None:
+        abort(400)
+    with transaction(instance().sessions) as session:
+        target = cases.merge_cases(
+            session,
+            user=staff.user,
+            user_key=staff.user_key,
+            case_id=case_id,
+            into_id=form.into.data,
+        )
+    return _to_case(target.id)
+
+
+@bp.post("/submissions/<reference>/files/<int:number>/links")
+@login_required
+def link_evidence(staff: ActiveSession, reference: str, number: int) -> ResponseReturnValue:
+    """Link one file of a submission to a case of its desk."""
+    form = EvidenceLinkForm()
+    if not form.validate_on_submit() or form.case.data is None:
+        abort(400)
+    with transaction(instance().sessions) as session:
+        link = cases.link_evidence(
+            session,
+            user=staff.user,
+            case_id=form.case.data,
+            reference=reference,
+            number=number,
+            comment=form.comment.data or "",
+        )
+    return _to_case(link.case_id)
+
+
+@bp.post("/cases/<int:case_id>/evidence/<int:link_id>")
+@login_required
+def comment_evidence(staff: ActiveSession, case_id: int, link_id: int) -> ResponseReturnValue:
+    """Replace an evidence link's comment."""
+    form = EvidenceCommentForm()
+    if not form.validate_on_submit():
+        abort(400)
+    with transaction(instance().sessions) as session:
+        cases.comment_evidence(
+            session,
+            user=staff.user,
+            case_id=case_id,
+            link_id=link_id,
+            comment=form.comment.data or "",
+        )
+    return _to_case(case_id)
+
+
+@bp.post("/cases/<int:case_id>/evidence/<int:link_id>/unlink")
+@login_required
+def unlink_evidence(staff: ActiveSession, case_id: int, link_id: int) -> ResponseReturnValue:
+    """Remove an evidence link from the case."""
+    if not EvidenceUnlinkForm().validate_on_submit():
+        abort(400)
+    with transaction(instance().sessions) as session:
+        cases.unlink_evidence(session, user=staff.user, case_id=case_id, link_id=link_id)
     return _to_case(case_id)

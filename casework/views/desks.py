@@ -15,14 +15,23 @@ from flask import (
     url_for,
 )
 from flask.typing import ResponseReturnValue
+from werkzeug.datastructures import CombinedMultiDict
 
-from casework import reading
+from casework import cases, filing, reading
 from casework.audit import audit_page
-from casework.forms import CaseCreateForm, LogoutForm, ReplyForm
+from casework.forms import (
+    CaseCreateForm,
+    EvidenceLinkForm,
+    FileOnBehalfForm,
+    LogoutForm,
+    ReplyForm,
+)
 from casework.inbox import inbox_page, member_desks
 from casework.sessions import ActiveSession
-from casework.web import instance, login_required
+from casework.web import instance, login_required, ports
+from crypto.keys import b64encode, fingerprint, format_fingerprint
 from filon.db import transaction
+from filon.errors import RefusedInput
 from filon.models import SubmissionStatus
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
@@ -87,12 +96,17 @@ def submission(staff: ActiveSession, reference: str) -> ResponseReturnValue:
         view = reading.view_submission(
             session, reference=reference, user=staff.user, user_key=staff.user_key
         )
+        custodian = reading.is_custodian(session, desk=view.opened.desk, user=staff.user)
+        open_cases = cases.open_desk_cases(session, user=staff.user, slug=view.opened.desk.slug)
     return _render(
         "casework/submission.html",
         staff,
         view=view,
         reply_form=ReplyForm(),
         case_form=CaseCreateForm(),
+        link_form=EvidenceLinkForm(),
+        open_cases=open_cases,
+        custodian=custodian,
     )
 
 
@@ -117,6 +131,123 @@ def download(staff: ActiveSession, reference: str, number: int) -> ResponseRetur
     )
     response.headers.set("Content-Disposition", "attachment", filename=prepared.filename)
     return response
+
+
+@bp.errorhandler(reading.PreviewFailed)
+def _no_preview(exc: reading.PreviewFailed) -> Response:
+    # The worker's reason in plain words (never file content); the app keeps serving.
+    return Response(f"No preview: {exc}\n", status=422, mimetype="text/plain")
+
+
+@bp.errorhandler(reading.NotCustodian)
+def _not_custodian(_exc: reading.NotCustodian) -> tuple[str, int]:
+    return render_template("casework/custodians_only.html"), 403
+
+
+@bp.get("/submissions/<reference>/files/<int:number>/preview")
+@login_required
+def preview(staff: ActiveSession, reference: str, number: int) -> ResponseReturnValue:
+    """A picture re-rendered small by the sandboxed worker, shown inline; audited as a view."""
+    intake = ports()
+    made = reading.render_preview(
+        instance().sessions,
+        instance().store,
+        intake.render_preview,
+        intake.limits,
+        reference=reference,
+        number=number,
+        user=staff.user,
+        user_key=staff.user_key,
+    )
+    response = Response(made.data, mimetype=made.media_type)
+    # Inline is safe only because these bytes are a picture our worker drew, checked to be a
+    # JPEG or PNG, never the source's file; nosniff keeps the browser to the declared type.
+    response.headers["Content-Disposition"] = "inline"
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+@bp.get("/submissions/<reference>/files/<int:number>/original")
+@login_required
+def original(staff: ActiveSession, reference: str, number: int) -> ResponseReturnValue:
+    """A file's untouched original, for custodians only, as an attachment; audited."""
+    with transaction(instance().sessions) as session:
+        prepared = reading.prepare_original(
+            session,
+            reference=reference,
+            number=number,
+            user=staff.user,
+            user_key=staff.user_key,
+        )
+    # The original still carries everything cleaning removes: an opaque attachment only.
+    response = Response(
+        stream_with_context(reading.stream_download(instance().store, prepared)),
+        mimetype="application/octet-stream",
+    )
+    response.headers.set("Content-Disposition", "attachment", filename=prepared.filename)
+    return response
+
+
+@bp.get("/file")
+@login_required
+def file_form(staff: ActiveSession) -> ResponseReturnValue:
+    """The form to file a submission on a source's behalf."""
+    ports()  # no form for what this server cannot file
+    with transaction(instance().sessions) as session:
+        desks = member_desks(session, staff.user)
+    return _render("casework/file.html", staff, form=FileOnBehalfForm(), desks=desks)
+
+
+@bp.post("/file")
+@login_required
+def file_submit(staff: ActiveSession) -> ResponseReturnValue:
+    """File on a source's behalf: files sealed as they arrive, then the intake's pipeline."""
+    filon, intake = instance(), ports()
+    with filing.sealed_form(
+        request.environ,
+        filon.store,
+        max_bytes=filon.settings.max_file_bytes * 2,
+        max_files=intake.limits.max_files,
+    ) as parsed:
+        # The body was read by our own parser: every form here gets its data explicitly.
+        form = FileOnBehalfForm(formdata=CombinedMultiDict([parsed.form, parsed.files]))
+        with transaction(filon.sessions) as session:
+            desks = member_desks(session, staff.user)
+        if not form.validate():
+            return _render_parsed("casework/file.html", staff, 400, form=form, desks=desks)
+        try:
+            outcome = filing.file_on_behalf(
+                filon,
+                intake.file_submission,
+                user=staff.user,
+                desk_slug=form.desk.data or "",
+                lang=form.lang.data or "en",
+                answers={
+                    name: getattr(form, name).data
+                    for name in ("report", "place", "when")
+                    if getattr(form, name).data
+                },
+                files=parsed.incoming(),
+                issue_codename=bool(form.issue_codename.data),
+            )
+        except RefusedInput as exc:
+            form.form_errors.append(exc.message)
+            return _render_parsed("casework/file.html", staff, exc.status, form=form, desks=desks)
+    return _render_parsed(
+        "casework/filed.html",
+        staff,
+        outcome=outcome,
+        signed_receipt=b64encode(outcome.signed_receipt),
+        signing_key_fingerprint=format_fingerprint(fingerprint(filon.keyring.signing_key().public)),
+    )
+
+
+def _render_parsed(
+    template: str, staff: ActiveSession, status: int = 200, **context: object
+) -> Response:
+    body = render_template(template, staff=staff, logout_form=LogoutForm(formdata=None), **context)
+    return Response(body, status=status, mimetype="text/html")
 
 
 @bp.post("/submissions/<reference>/replies")

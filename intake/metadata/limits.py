@@ -56,3 +56,7 @@ XML_MAX_BYTES = 64 * MIB
 
 # An ICC colour profile is a few hundred bytes to a few hundred KB; 4 MiB is generous.
 ICC_MAX_BYTES = 4 * MIB
+
+# Long side of an investigator's preview of a picture: enough to judge a photo on the
+# submission page, small enough that a preview costs a few tens of kilobytes.
+PREVIEW_MAX_SIDE = 640

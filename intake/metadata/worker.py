@@ -1,8 +1,9 @@
 """The cleaning worker: a separate process that cleans one file from its stdin, then exits.
 
-Run as ``python -m intake.metadata.worker`` by ``sandbox.py``, never by hand. Before it reads
-a byte of the file it locks itself down with resource limits, so that a parser bug in Pillow,
-libheif, qpdf, ffmpeg or our own code can at worst kill this process:
+Run as ``python -m intake.metadata.worker`` by ``sandbox.py`` (through the generic runner in
+``filon/sandbox.py``), never by hand. Before it reads a byte of the file it locks itself down
+with resource limits, so that a parser bug in Pillow, libheif, qpdf, ffmpeg or our own code
+can at worst kill this process:
 
 - RLIMIT_FSIZE 0: no byte can be written to any file, on disk or in memory (memfd). This is
   the proof that no plaintext reaches a temporary file, whatever a library might try.
@@ -13,8 +14,9 @@ libheif, qpdf, ffmpeg or our own code can at worst kill this process:
 Every library is imported before the limits are set, so nothing later needs to open files.
 
 Protocol (pipes only): in, a frame with a JSON header (``filename``, ``declared_type``, or
-``check``) and a frame with the file; out, a frame with the JSON result and a frame with the
-cleaned bytes. A frame is an 8-byte big-endian length and that many bytes.
+``check``, or ``preview`` with a size) and a frame with the file; out, a frame with the JSON
+result and a frame with the cleaned bytes (or the preview). A frame is an 8-byte big-endian
+length and that many bytes.
 """
 
 from __future__ import annotations
@@ -28,10 +30,13 @@ from typing import BinaryIO
 
 from PIL import Image
 
-from intake.metadata import pictures
+from filon import sandbox
+from filon.sandbox import BadRequest, read_frame, write_frame
+from intake.metadata import pictures, thumbnail
 from intake.metadata.dispatch import clean_bytes
 from intake.metadata.limits import (
     CLEAN_MAX_BYTES,
+    PREVIEW_MAX_SIDE,
     WORKER_CPU_SECONDS,
     WORKER_MEMORY_BYTES,
     WORKER_OPEN_FILES,
@@ -48,34 +53,13 @@ LIMITS = {
 }
 
 
-class ProtocolError(Exception):
+class ProtocolError(BadRequest):
     """The parent sent something that is not a well-formed request."""
 
 
 def apply_limits() -> None:
     """Lock this process down; hard limits equal soft ones so they cannot be raised again."""
-    for name, (soft, hard) in LIMITS.items():
-        resource.setrlimit(getattr(resource, name), (soft, hard))
-
-
-def read_frame(stream: BinaryIO, limit: int) -> bytes:
-    """One length-prefixed frame of at most ``limit`` bytes."""
-    head = stream.read(8)
-    if len(head) != 8:
-        raise ProtocolError("missing frame")
-    length = int.from_bytes(head, "big")
-    if length > limit:
-        raise ProtocolError("frame too large")
-    body = stream.read(length)
-    if len(body) != length:
-        raise ProtocolError("short frame")
-    return body
-
-
-def write_frame(stream: BinaryIO, body: bytes) -> None:
-    """One length-prefixed frame."""
-    stream.write(len(body).to_bytes(8, "big"))
-    stream.write(body)
+    sandbox.apply_limits(LIMITS)
 
 
 def self_check() -> dict[str, object]:
@@ -105,6 +89,9 @@ def serve(stdin: BinaryIO, stdout: BinaryIO) -> None:
         write_frame(stdout, json.dumps(self_check()).encode())
         write_frame(stdout, b"")
         return
+    if "preview" in header:
+        _preview(header["preview"], data, stdout)
+        return
     filename, declared = header.get("filename"), header.get("declared_type")
     if not isinstance(filename, str) or not isinstance(declared, str):
         raise ProtocolError("header fields missing")
@@ -113,6 +100,20 @@ def serve(stdin: BinaryIO, stdout: BinaryIO) -> None:
     cleaned = fields.pop("data")
     write_frame(stdout, json.dumps(fields).encode())
     write_frame(stdout, cleaned)
+
+
+def _preview(max_side: object, data: bytes, stdout: BinaryIO) -> None:
+    """Answer a preview request: the re-rendered picture, or why there is none."""
+    if not isinstance(max_side, int) or not 16 <= max_side <= PREVIEW_MAX_SIDE:
+        raise ProtocolError("preview size out of range")
+    try:
+        media_type, picture = thumbnail.render(data, max_side)
+    except thumbnail.CannotPreview as error:
+        write_frame(stdout, json.dumps({"status": "refused", "reason": str(error)}).encode())
+        write_frame(stdout, b"")
+        return
+    write_frame(stdout, json.dumps({"status": "ok", "media_type": media_type}).encode())
+    write_frame(stdout, picture)
 
 
 def main() -> int:
@@ -124,7 +125,7 @@ def main() -> int:
     try:
         serve(sys.stdin.buffer, sys.stdout.buffer)
         sys.stdout.buffer.flush()
-    except (ProtocolError, ValueError) as error:
+    except (BadRequest, ValueError) as error:
         # No file content in this message: it goes to the parent's log at most.
         sys.stderr.write(f"worker: bad request ({error.__class__.__name__})\n")
         return 2
