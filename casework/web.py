@@ -5,17 +5,19 @@ from __future__ import annotations
 import functools
 import hashlib
 import hmac
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from flask import abort, current_app, redirect, request, url_for
 from flask.typing import ResponseReturnValue
+from werkzeug.datastructures import MultiDict
 from werkzeug.routing import IntegerConverter, Map
 from werkzeug.wrappers import Response
 
 from casework.errors import PortsMissing, SessionExpired, SessionInvalid, SessionMissing
 from casework.sessions import COOKIE_NAME, ActiveSession, end_session, resume_session
 from filon.db import transaction
+from filon.errors import NotFound
 from filon.instance import Instance
 from filon.ports import EXTENSION, CaseworkPorts
 
@@ -37,17 +39,36 @@ class RecordId(IntegerConverter):
         super().__init__(url_map, *args, **kwargs)
 
 
+def record_id(value: int) -> int:
+    """A record id typed into a form, or :class:`NotFound` past what a column can hold."""
+    if not 0 < value <= MAX_RECORD_ID:
+        raise NotFound(f"no record has the id {value}")
+    return value
+
+
 def refuse_nul_characters() -> None:
-    """Answer 400 to a request whose path, query or form holds a NUL character.
+    """Answer 400 to a request whose path, query or URL-encoded form holds a NUL character.
 
     No slug, receipt, name, title or message has one, and PostgreSQL text cannot hold one:
     let through, it made the database raise (a 500) before any check could say no.
+    A multipart body is left alone: parsing it here would spool its files to disk before the
+    view's own sealing parser could see them (see :func:`has_nul`).
     """
-    values = [request.path, *request.args.keys(), *request.form.keys()]
-    values += [v for _, vs in request.args.lists() for v in vs]
-    values += [v for _, vs in request.form.lists() for v in vs]
-    if any("\x00" in value for value in values):
+    values = [request.path, *has_nul_values(request.args)]
+    if request.mimetype == "application/x-www-form-urlencoded":
+        values += has_nul_values(request.form)
+    if has_nul(values):
         abort(400)
+
+
+def has_nul_values(data: MultiDict[str, str]) -> list[str]:
+    """Every key and value of a form or query."""
+    return [text for key, values in data.lists() for text in (key, *values)]
+
+
+def has_nul(values: Iterable[str]) -> bool:
+    """Whether any of ``values`` holds a NUL character (refused: PostgreSQL cannot store it)."""
+    return any("\x00" in value for value in values)
 
 
 def instance() -> Instance:

@@ -28,7 +28,7 @@ from casework.forms import (
 )
 from casework.inbox import inbox_page, member_desks
 from casework.sessions import ActiveSession
-from casework.web import instance, login_required, ports
+from casework.web import has_nul, has_nul_values, instance, login_required, ports
 from crypto.keys import b64encode, fingerprint, format_fingerprint
 from filon.db import transaction
 from filon.errors import RefusedInput
@@ -210,6 +210,8 @@ def file_submit(staff: ActiveSession) -> ResponseReturnValue:
         max_bytes=filon.settings.max_file_bytes * 2,
         max_files=intake.limits.max_files,
     ) as parsed:
+        if has_nul(has_nul_values(parsed.form)):  # see casework.web.refuse_nul_characters
+            abort(400)
         # The body was read by our own parser: every form here gets its data explicitly.
         form = FileOnBehalfForm(formdata=CombinedMultiDict([parsed.form, parsed.files]))
         with transaction(filon.sessions) as session:
