@@ -46,7 +46,9 @@ SECOND_REPORT = SAMPLES[1].answers["report"]
 OTHER_REPORT = "Someone at the Antwerp bourse re-papers stones from Alrosa (example)."
 NOTE = "The treasurer confirmed the second ledger (sealed note)."
 CASE_TITLE = "Levies at the Rubaya washing site"
+SPARE_TITLE = "A second lead on the washing site"
 REPLY = "Thank you. Which day were the barriers put up?"
+FILED_REPORT = "Filed for a source who called: the barrier moved to the bridge."
 # Tables the server writes on its own on every request or sign-in: session bookkeeping,
 # throttling counters and proof-of-work challenges. Everything else must stay as it was.
 BOOKKEEPING = {"staff_sessions", "totp_steps", "rate_counters", "pow_challenges"}
@@ -62,6 +64,8 @@ class World:
     refs: list[str]  # drc-minerals: the photo one, then the text-only one
     other_ref: str  # other-desk
     case_id: int  # on drc-minerals, from refs[0], with NOTE
+    spare_id: int  # on drc-minerals, from refs[0], with refs[0]'s photo linked (link_id)
+    link_id: int
     other_case_id: int  # on other-desk
     codename: str  # the source of refs[0]
     accounts: dict[str, StaffAccount] = field(default_factory=dict)
@@ -122,12 +126,25 @@ def world(instance: Instance, investigator: StaffAccount) -> World:
             text=REPLY,
             author=owner,
         )
-        case_id, other_case_id = case.id, other_case.id
+        spare = cases.create_case(
+            session, user=owner, references=[outcomes[0].receipt], title=SPARE_TITLE
+        )
+        link = cases.link_evidence(
+            session,
+            user=owner,
+            case_id=spare.id,
+            reference=outcomes[0].receipt,
+            number=1,
+            comment="",
+        )
+        case_id, other_case_id, spare_id, link_id = case.id, other_case.id, spare.id, link.id
     assert outcomes[0].codename is not None
     return World(
         refs=[o.receipt for o in outcomes],
         other_ref=other.receipt,
         case_id=case_id,
+        spare_id=spare_id,
+        link_id=link_id,
         other_case_id=other_case_id,
         codename=outcomes[0].codename,
         accounts=accounts,
@@ -179,6 +196,12 @@ CALLS: dict[tuple[str, str], Call] = {
     ("desks.audit_trail", "GET"): Call(f"/desks/{DESK}/audit"),
     ("desks.submission", "GET"): Call("/submissions/{ref}"),
     ("desks.download", "GET"): Call("/submissions/{ref}/files/1"),
+    ("desks.preview", "GET"): Call("/submissions/{ref}/files/1/preview"),
+    ("desks.original", "GET"): Call("/submissions/{ref}/files/1/original"),
+    ("desks.file_form", "GET"): Call("/file"),
+    ("desks.file_submit", "POST"): Call(
+        "/file", (("desk", DESK), ("report", FILED_REPORT), ("lang", "en"))
+    ),
     ("desks.reply", "POST"): Call("/submissions/{ref}/replies", (("text", "A second question."),)),
     ("cases.listing", "GET"): Call(f"/desks/{DESK}/cases"),
     ("cases.create", "POST"): Call("/submissions/{ref2}/case", (("title", "Night trucks"),)),
@@ -189,6 +212,14 @@ CALLS: dict[tuple[str, str], Call] = {
         (("title", CASE_TITLE), ("priority", "high"), ("risk_categories", "taxes")),
     ),
     ("cases.note", "POST"): Call("/cases/{case}/notes", (("text", "A second note."),)),
+    ("cases.link_evidence", "POST"): Call(
+        "/submissions/{ref}/files/1/links", (("case", "{case}"), ("comment", "From the road."))
+    ),
+    ("cases.comment_evidence", "POST"): Call(
+        "/cases/{spare}/evidence/{link}", (("comment", "Taken at dawn."),)
+    ),
+    ("cases.unlink_evidence", "POST"): Call("/cases/{spare}/evidence/{link}/unlink"),
+    ("cases.merge", "POST"): Call("/cases/{spare}/merge", (("into", "{case}"),)),
     # The account pages (any staff member): wrong passwords change nothing.
     ("account.account", "GET"): Call("/account"),
     ("account.change_password", "POST"): Call(
@@ -274,13 +305,18 @@ def desk_outcomes(role: str) -> dict[tuple[str, str], Outcome]:
         # A desk, submission or case the user cannot open looks exactly like none at all.
         refused = dict.fromkeys(desk_routes, (404, None))
         home: Outcome = (303, f"/desks/{OTHER_DESK}") if "investigator" in role else (200, None)
-        return {**refused, ("desks.home", "GET"): home}
+        # The filing form lists only the user's own desks; filing into this one finds no desk.
+        return {**refused, ("desks.home", "GET"): home, ("desks.file_form", "GET"): (200, None)}
     return {
         ("desks.home", "GET"): (303, f"/desks/{DESK}"),
         ("desks.inbox", "GET"): (200, None),
         ("desks.audit_trail", "GET"): (200, None),
         ("desks.submission", "GET"): (200, None),
         ("desks.download", "GET"): (200, None),
+        ("desks.preview", "GET"): (200, None),
+        ("desks.original", "GET"): (404, None),  # this desk keeps no originals
+        ("desks.file_form", "GET"): (200, None),
+        ("desks.file_submit", "POST"): (200, None),
         ("desks.reply", "POST"): (303, "/submissions/{ref}?sent=1"),
         ("cases.listing", "GET"): (200, None),
         ("cases.create", "POST"): (303, "/cases/{new_case}"),
@@ -288,6 +324,10 @@ def desk_outcomes(role: str) -> dict[tuple[str, str], Outcome]:
         ("cases.status", "POST"): (303, "/cases/{case}"),
         ("cases.update", "POST"): (303, "/cases/{case}"),
         ("cases.note", "POST"): (303, "/cases/{case}"),
+        ("cases.link_evidence", "POST"): (303, "/cases/{case}"),
+        ("cases.comment_evidence", "POST"): (303, "/cases/{spare}"),
+        ("cases.unlink_evidence", "POST"): (303, "/cases/{spare}"),
+        ("cases.merge", "POST"): (303, "/cases/{case}"),
     }
 
 
@@ -321,6 +361,12 @@ AUDITED = {
     ("cases.status", "POST"): ["case_status"],
     ("cases.update", "POST"): ["case_updated"],
     ("cases.note", "POST"): ["case_note"],
+    ("desks.preview", "GET"): ["previewed"],
+    ("desks.file_submit", "POST"): ["filed_on_behalf"],
+    ("cases.link_evidence", "POST"): ["case_evidence_linked"],
+    ("cases.comment_evidence", "POST"): ["case_evidence_updated"],
+    ("cases.unlink_evidence", "POST"): ["case_evidence_unlinked"],
+    ("cases.merge", "POST"): ["case_merged", "case_merged_into"],
 }
 
 
@@ -387,20 +433,33 @@ def client_for(
     return client
 
 
-def request(client: FlaskClient, key: tuple[str, str], path: str, call: Call) -> TestResponse:
+def request(
+    client: FlaskClient, key: tuple[str, str], path: str, call: Call, world: World
+) -> TestResponse:
     if key[1] == "GET":
         return client.get(path)
     token = csrf_token(client)  # the sign-in page's token: one per browser serves every form
-    return client.post(path, data={"csrf_token": token, **dict(call.data)})
+    data = {"csrf_token": token, **{name: fill(value, world) for name, value in call.data}}
+    # The filing form is read by its own multipart parser, as a browser sends it.
+    multipart = "multipart/form-data" if key == ("desks.file_submit", "POST") else None
+    return client.post(path, data=data, content_type=multipart)
 
 
 def fill(text: str, world: World, **more: object) -> str:
-    return text.format(ref=world.refs[0], ref2=world.refs[1], case=world.case_id, **more)
+    return text.format(
+        ref=world.refs[0],
+        ref2=world.refs[1],
+        case=world.case_id,
+        spare=world.spare_id,
+        link=world.link_id,
+        **more,
+    )
 
 
 # Content that only a member of drc-minerals may ever receive.
 def secrets_of(world: World) -> list[bytes]:
-    values = [REPORT, SECOND_REPORT, NOTE, REPLY, CASE_TITLE, *world.refs, world.codename]
+    values = [REPORT, SECOND_REPORT, NOTE, REPLY, CASE_TITLE, SPARE_TITLE, FILED_REPORT]
+    values += [*world.refs, world.codename]
     return [v.encode() for v in values] + [str(escape(v)).encode() for v in values]
 
 
@@ -419,6 +478,8 @@ def check_content(
         ("cases.listing", "GET"): lambda: all_in(text, [CASE_TITLE]),
         ("cases.case", "GET"): lambda: all_in(text, [CASE_TITLE, NOTE, world.refs[0]]),
         ("account.account", "GET"): lambda: all_in(text, ["Current password"]),
+        ("desks.preview", "GET"): lambda: check_preview(response, body),
+        ("desks.file_submit", "POST"): lambda: all_in(text, ["FLN-"]),
         ("admin.index", "GET"): lambda: all_in(text, ["journalist-outside", OTHER_DESK]),
         ("admin.members", "GET"): lambda: all_in(text, ["investigator", "journalist"]),
         ("admin.confirm_remove", "GET"): lambda: all_in(text, ["journalist"]),
@@ -431,6 +492,12 @@ def check_content(
 def all_in(text: str, wanted: list[str]) -> None:
     for value in wanted:
         assert value in text, value
+
+
+def check_preview(response: TestResponse, body: bytes) -> None:
+    assert response.headers["Content-Type"] in {"image/jpeg", "image/png"}
+    assert body[:4] in {b"\xff\xd8\xff\xe0", b"\xff\xd8\xff\xdb", b"\x89PNG"}
+    assert b"ExampleCam" not in body
 
 
 def check_download(response: TestResponse, body: bytes, instance: Instance, world: World) -> None:
@@ -456,7 +523,7 @@ def test_route_role_matrix(
     outcomes = expected(role)
     for key, call in CALLS.items():
         before, trail = snapshot(instance), audit_actions(instance)
-        response = request(client, key, fill(call.path, world), call)
+        response = request(client, key, fill(call.path, world), call, world)
         body = response.get_data()
         response.close()
         status, location = outcomes[key]
@@ -612,6 +679,14 @@ BAD_POSTS = [
     ("/submissions/{ref}/replies", {"text": "r\x00"}, 400),
     ("/submissions/{ref}/replies", {"text": ""}, 400),
     ("/submissions/FLN-NOPE/replies", {"text": "r"}, 404),
+    ("/cases/{spare}/merge", {"into": "99999999999999999999"}, 404),
+    ("/cases/{spare}/merge", {"into": "{spare}"}, 400),
+    ("/submissions/{ref}/files/1/links", {"case": "99999999999999999999"}, 404),
+    ("/submissions/{ref}/files/9/links", {"case": "{case}"}, 400),
+    ("/cases/{spare}/evidence/99999999999999999999", {"comment": "c"}, 404),
+    ("/file", {"desk": "drc\x00minerals", "report": "r", "lang": "en"}, 400),
+    ("/file", {"desk": DESK, "report": "r\x00", "lang": "en"}, 400),
+    ("/file", {"desk": "no-such-desk", "report": "r", "lang": "en"}, 404),
 ]
 
 
@@ -633,7 +708,9 @@ def test_bad_posts_get_a_clear_4xx_and_change_nothing(
     staff.log_in()
     before = snapshot(instance)
     token = csrf_token(staff.client)
-    response = staff.client.post(fill(path, world), data={"csrf_token": token, **data})
+    data = {"csrf_token": token, **{name: fill(value, world) for name, value in data.items()}}
+    multipart = "multipart/form-data" if path == "/file" else None
+    response = staff.client.post(fill(path, world), data=data, content_type=multipart)
     assert response.status_code == status
     assert snapshot(instance) == before
 
