@@ -11,6 +11,7 @@ exactly as they were, and its body must carry none of the desk's content.
 from __future__ import annotations
 
 import hashlib
+import io
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ from flask.testing import FlaskClient
 from markupsafe import escape
 from sqlalchemy import delete, select
 from werkzeug.test import TestResponse
+from werkzeug.wrappers import Request
 
 from casework import cases
 from casework.models import Case, CaseNote
@@ -34,7 +36,7 @@ from filon.desks import create_desk, get_desk
 from filon.instance import Instance
 from filon.models import CustodyEvent, DeskMembership, Reply, Source, Submission, SubmissionStatus
 from filon.replies import create_reply
-from intake.demo import SAMPLES, seed_submissions
+from intake.demo import SAMPLES, sample_photo, seed_submissions
 from intake.sources import derive
 from intake.submission import submit
 from tests.conftest import STAFF_PASSWORD, Staff, StaffAccount, csrf_token, make_account
@@ -778,3 +780,34 @@ def test_a_code_in_other_digits_is_a_failed_sign_in_not_a_500(
     assert response.status_code == 401
     assert LOGIN_FAILED in response.get_data(as_text=True)
     assert staff.session_cookie() is None
+
+
+def test_no_check_reads_the_filing_form_before_its_sealing_parser(
+    staff: Staff, instance: Instance, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Flask's own form parsing would put a large file in a temporary file: plaintext on disk.
+
+    The filing view parses its body itself, sealing files as they arrive; nothing before it
+    (the NUL check, CSRF, sign-in) may make Flask parse that body first.
+    """
+    spooled: list[str | None] = []
+
+    def refuse(_request: object, *_args: object, filename: str | None = None, **_: object) -> None:
+        spooled.append(filename)
+        raise AssertionError("Flask parsed a multipart body of the filing form")
+
+    monkeypatch.setattr(Request, "_get_file_stream", refuse)
+    staff.log_in()
+    photo = sample_photo() + b"\0" * 600_000  # past werkzeug's 500 KB in-memory limit
+    data = {
+        "csrf_token": csrf_token(staff.client),
+        "desk": DESK,
+        "report": FILED_REPORT,
+        "lang": "en",
+        "files": (io.BytesIO(photo), "call.jpg", "image/jpeg"),
+    }
+    response = staff.client.post("/file", data=data, content_type="multipart/form-data")
+    assert response.status_code == 200
+    assert spooled == []
+    assert FILED_REPORT not in response.get_data(as_text=True)  # the receipt page, filed
+    assert "FLN-" in response.get_data(as_text=True)
