@@ -52,13 +52,22 @@ def refuse_nul_characters() -> None:
     No slug, receipt, name, title or message has one, and PostgreSQL text cannot hold one:
     let through, it made the database raise (a 500) before any check could say no.
     A multipart body is left alone: parsing it here would spool its files to disk before the
-    view's own sealing parser could see them (see :func:`has_nul`).
+    view's own sealing parser could see them. So is any body of a view marked with
+    :func:`parses_own_body`: once read here, it would reach that view empty.
     """
     values = [request.path, *has_nul_values(request.args)]
-    if request.mimetype == "application/x-www-form-urlencoded":
+    view = current_app.view_functions.get(request.endpoint or "")
+    own_parser = getattr(view, "parses_own_body", False)
+    if request.mimetype == "application/x-www-form-urlencoded" and not own_parser:
         values += has_nul_values(request.form)
     if has_nul(values):
         abort(400)
+
+
+def parses_own_body(view: StaffView) -> StaffView:
+    """Mark a view that reads the request body itself: no check may read it first."""
+    view.parses_own_body = True  # type: ignore[attr-defined]
+    return view
 
 
 def has_nul_values(data: MultiDict[str, str]) -> list[str]:

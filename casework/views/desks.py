@@ -28,7 +28,7 @@ from casework.forms import (
 )
 from casework.inbox import inbox_page, member_desks
 from casework.sessions import ActiveSession
-from casework.web import has_nul, has_nul_values, instance, login_required, ports
+from casework.web import has_nul, has_nul_values, instance, login_required, parses_own_body, ports
 from crypto.keys import b64encode, fingerprint, format_fingerprint
 from filon.db import transaction
 from filon.errors import RefusedInput
@@ -200,6 +200,7 @@ def file_form(staff: ActiveSession) -> ResponseReturnValue:
 
 
 @bp.post("/file")
+@parses_own_body  # its files are sealed as they arrive: nothing may parse the body before
 @login_required
 def file_submit(staff: ActiveSession) -> ResponseReturnValue:
     """File on a source's behalf: files sealed as they arrive, then the intake's pipeline."""
