@@ -22,7 +22,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 from markupsafe import escape
 from sqlalchemy import delete, select
-from werkzeug.test import TestResponse
+from werkzeug.datastructures import FileStorage, MultiDict
+from werkzeug.test import TestResponse, encode_multipart
 from werkzeug.wrappers import Request
 
 from casework import cases
@@ -804,9 +805,13 @@ def test_no_check_reads_the_filing_form_before_its_sealing_parser(
         "desk": DESK,
         "report": FILED_REPORT,
         "lang": "en",
-        "files": (io.BytesIO(photo), "call.jpg", "image/jpeg"),
+        "files": FileStorage(io.BytesIO(photo), "call.jpg", content_type="image/jpeg"),
     }
-    response = staff.client.post("/file", data=data, content_type="multipart/form-data")
+    # Encoded in memory here (the test client would put so large a body in a temporary file).
+    boundary, body = encode_multipart(MultiDict(data))
+    response = staff.client.post(
+        "/file", data=body, content_type=f"multipart/form-data; boundary={boundary}"
+    )
     assert response.status_code == 200
     assert spooled == []
     assert FILED_REPORT not in response.get_data(as_text=True)  # the receipt page, filed
