@@ -7,16 +7,19 @@ from typing import Any
 
 from flask_wtf import FlaskForm
 from wtforms import (
+    HiddenField,
+    IntegerField,
     PasswordField,
     SelectField,
     SelectMultipleField,
     StringField,
     TextAreaField,
 )
-from wtforms.validators import DataRequired, Length
+from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
+from casework.bulk import SETTABLE
 from casework.cases import MAX_NOTE_CHARS, MAX_SUMMARY_CHARS
-from casework.models import MAX_TITLE_CHARS, CasePriority, CaseStatus
+from casework.models import MAX_SEARCH_NAME_CHARS, MAX_TITLE_CHARS, CasePriority, CaseStatus
 from casework.risks import RISK_CATEGORIES
 from filon.replies import MAX_REPLY_CHARS
 
@@ -78,6 +81,34 @@ class NoteForm(FlaskForm):
     """A note on a case, sealed to the desk key."""
 
     text = TextAreaField("Note", validators=[DataRequired(), Length(max=MAX_NOTE_CHARS)])
+
+
+BULK_ACTIONS = ("status", "new_case", "add_to_case")
+MAX_QUERY_CHARS = 2000
+
+
+class BulkActionForm(FlaskForm):
+    """Submissions ticked in the inbox and what to do with them; ``back`` keeps the filters."""
+
+    submission = SelectMultipleField("Selected", choices=[], validate_choice=False)
+    action = SelectField("Action", choices=_values(BULK_ACTIONS))
+    status = SelectField("Status", choices=_values(SETTABLE))
+    title = StringField("New case title", validators=[Length(max=MAX_TITLE_CHARS)])
+    case = IntegerField("Case number", validators=[Optional(), NumberRange(min=1, max=2**31)])
+    back = HiddenField(validators=[Length(max=MAX_QUERY_CHARS)])
+
+
+class SavedSearchForm(FlaskForm):
+    """The inbox's current filters (a query string) kept under a name."""
+
+    name = StringField(
+        "Save these filters as", validators=[DataRequired(), Length(max=MAX_SEARCH_NAME_CHARS)]
+    )
+    query = HiddenField(validators=[Length(max=MAX_QUERY_CHARS)])
+
+
+class DeleteSearchForm(FlaskForm):
+    """Forgetting a saved search is a POST with a CSRF token."""
 
 
 def split_list(text: str | None) -> list[str]:
