@@ -92,7 +92,8 @@ class BulkActionForm(FlaskForm):
 
     submission = SelectMultipleField("Selected", choices=[], validate_choice=False)
     action = SelectField("Action", choices=_values(BULK_ACTIONS))
-    status = SelectField("Status", choices=_values(SETTABLE))
+    # Checked by the view, only for the status action (the other actions send none).
+    status = SelectField("Status", choices=_values(SETTABLE), validate_choice=False)
     title = StringField("New case title", validators=[Length(max=MAX_TITLE_CHARS)])
     case = IntegerField("Case number", validators=[Optional(), NumberRange(min=1, max=2**31)])
     back = HiddenField(validators=[Length(max=MAX_QUERY_CHARS)])

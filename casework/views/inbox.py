@@ -8,7 +8,7 @@ from flask import Blueprint, abort, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
 
 from casework import bulk, inbox
-from casework.bulk import InvalidBulkAction
+from casework.bulk import SETTABLE, InvalidBulkAction
 from casework.errors import InvalidCaseField
 from casework.forms import BulkActionForm, DeleteSearchForm, SavedSearchForm
 from casework.inbox import InboxFilters, InvalidFilter, parse_query
@@ -50,6 +50,8 @@ def selection(staff: ActiveSession, slug: str) -> ResponseReturnValue:
     references = form.submission.data or []
     with transaction(instance().sessions) as session:
         if form.action.data == "status":
+            if form.status.data not in SETTABLE:
+                raise InvalidBulkAction("choose new, read or dismissed")
             bulk.set_status(
                 session,
                 user=staff.user,
