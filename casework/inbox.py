@@ -280,7 +280,8 @@ def inbox_page(
         raise InvalidFilter("a page is either before or after a cursor, not both")
     filters = filters or InboxFilters()
     desk = member_desk(session, user=user, slug=slug)
-    conditions = [Submission.desk_id == desk.id, *_conditions(session, desk, filters)]
+    via_cases = _case_conditions(session, desk, filters)
+    conditions = [Submission.desk_id == desk.id, *_conditions(filters, desk, via_cases)]
     matching = select(Submission.id).where(*conditions)
     key = tuple_(Submission.received_hour, Submission.id)
     query = select(
@@ -294,13 +295,14 @@ def inbox_page(
         if before is not None:
             query = query.where(key < tuple_(before.received_hour, before.id))
         query = query.order_by(Submission.received_hour.desc(), Submission.id.desc())
-    first_page = before is None and after is None
-    # The first page is read together with the count: one pass over at most COUNT_CAP + 1
-    # matches instead of two passes of the same filters.
-    found = list(session.execute(query.limit(COUNT_CAP + 1 if first_page else PAGE_SIZE + 1)))
+    # A first page filtered through cases is read together with its count: one pass over at
+    # most COUNT_CAP + 1 matches instead of matching the cases twice. Otherwise the count
+    # reads only an index and is cheaper apart.
+    merged = before is None and after is None and bool(via_cases)
+    found = list(session.execute(query.limit(COUNT_CAP + 1 if merged else PAGE_SIZE + 1)))
     counted = (
         len(found)
-        if first_page
+        if merged
         else session.scalar(
             select(func.count()).select_from(matching.limit(COUNT_CAP + 1).subquery())
         )
@@ -328,7 +330,9 @@ def _token(row: Any) -> str:
     return Cursor(row.received_hour, row.id).token()
 
 
-def _conditions(session: Session, desk: Desk, filters: InboxFilters) -> list[ColumnElement[bool]]:
+def _conditions(
+    filters: InboxFilters, desk: Desk, via_cases: list[ColumnElement[bool]]
+) -> list[ColumnElement[bool]]:
     conditions: list[ColumnElement[bool]] = []
     if filters.status is not None:
         conditions.append(Submission.status == filters.status)
@@ -344,13 +348,12 @@ def _conditions(session: Session, desk: Desk, filters: InboxFilters) -> list[Col
             Evidence.cleaning_status == CleaningStatus.NOT_CLEANED,
         )
         conditions.append(flagged if filters.cleaning is Cleaning.NOT_CLEANED else ~flagged)
-    cases = _case_conditions(session, desk, filters)
-    if cases:
+    if via_cases:
         conditions.append(
             Submission.id.in_(
                 select(CaseSubmission.submission_id)
                 .join(Case, Case.id == CaseSubmission.case_id)
-                .where(Case.desk_id == desk.id, *cases)
+                .where(Case.desk_id == desk.id, *via_cases)
             )
         )
     return conditions
@@ -521,7 +524,7 @@ def save_search(session: Session, *, user: User, slug: str, name: str, query: st
     if not name or len(name) > MAX_SEARCH_NAME_CHARS:
         raise InvalidFilter(f"a saved search's name has 1 to {MAX_SEARCH_NAME_CHARS} characters")
     filters = InboxFilters.from_args(parse_query(query))
-    _conditions(session, desk, filters)  # an assignee who is not a member is refused here
+    _case_conditions(session, desk, filters)  # an assignee who is not a member is refused here
     mine = saved_searches(session, user=user, desk=desk)
     found = next((s for s in mine if s.name == name), None)
     if found is None:

@@ -219,8 +219,8 @@ def listed(client: FlaskClient, query: str = "") -> list[str]:
 
 def statuses(instance: Instance) -> dict[str, SubmissionStatus]:
     with instance.sessions() as session:
-        rows = session.execute(select(Submission.reference, Submission.status))
-        return {reference: status for reference, status in rows}
+        rows = session.execute(select(Submission.reference, Submission.status)).all()
+        return {row.reference: row.status for row in rows}
 
 
 def audit_events(
@@ -239,6 +239,8 @@ def audit_events(
 
 
 def test_unfiltered_inbox_lists_every_submission_of_the_desk_newest_first(me: Staff) -> None:
+    assert "8 submissions" in me.client.get(INBOX).get_data(as_text=True)
+    assert "2 submissions matching" in me.client.get(f"{INBOX}?tag=rubaya").get_data(as_text=True)
     shown = listed(me.client)
     assert shown == sorted(ALL, reverse=True)  # A07 arrived last
     assert "B00" not in shown
@@ -420,6 +422,7 @@ def test_seek_paging_visits_every_submission_once_both_ways(
     staff.log_in()
     pages, last = follow(staff.client, INBOX, "next")
     assert [len(p) for p in pages] == [50, 50, 37]
+    assert "137 submissions" in staff.client.get(last).get_data(as_text=True)
     assert [ref for page in pages for ref in page] == [f"P{n:03d}" for n in reversed(range(137))]
     # From the last page back by the "newer" links: the same pages, the first one last.
     back, first = follow(staff.client, last, "prev")
