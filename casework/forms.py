@@ -95,7 +95,7 @@ class BulkActionForm(FlaskForm):
     # Checked by the view, only for the status action (the other actions send none).
     status = SelectField("Status", choices=_values(SETTABLE), validate_choice=False)
     title = StringField("New case title", validators=[Length(max=MAX_TITLE_CHARS)])
-    case = IntegerField("Case number", validators=[Optional(), NumberRange(min=1, max=2**31)])
+    case = IntegerField("Case number", validators=[Optional(), NumberRange(min=1, max=2**31 - 1)])
     back = HiddenField(validators=[Length(max=MAX_QUERY_CHARS)])
 
 

@@ -57,7 +57,8 @@ FILTER_NAMES: tuple[str, ...] = ("q", "status", "priority", "assignee", "tag", "
 FILTER_NAMES += ("risk", "from", "to", "cleaning")
 
 _E = TypeVar("_E", bound=enum.StrEnum)
-_CURSOR = re.compile(r"(\d{10})-(\d{1,18})")
+_CURSOR = re.compile(r"(\d{10})-(\d{1,10})")
+MAX_ID = 2**31 - 1  # ids are INTEGER columns: a larger number would be a database error
 
 
 class InvalidFilter(FilonError):
@@ -173,6 +174,8 @@ class Cursor:
             hour = dt.datetime.strptime(match.group(1), "%Y%m%d%H")
         except ValueError:
             raise InvalidFilter("not an inbox cursor") from None
+        if int(match.group(2)) > MAX_ID:
+            raise InvalidFilter("not an inbox cursor")
         return cls(hour, int(match.group(2)))
 
     def token(self) -> str:
@@ -220,11 +223,6 @@ class InboxPage:
     def cap(self) -> int:
         """How far matches are counted."""
         return COUNT_CAP
-
-    @property
-    def status(self) -> SubmissionStatus | None:
-        """The status filter (kept for templates that show it)."""
-        return self.filters.status
 
 
 def member_desks(session: Session, user: User) -> list[Desk]:
@@ -542,7 +540,7 @@ def save_search(session: Session, *, user: User, slug: str, name: str, query: st
 def delete_search(session: Session, *, user: User, slug: str, search_id: int) -> None:
     """Forget one of the user's saved searches (:class:`NotFound` for anyone else's)."""
     desk = member_desk(session, user=user, slug=slug)
-    search = session.get(SavedSearch, search_id)
+    search = session.get(SavedSearch, search_id) if 0 < search_id <= MAX_ID else None
     if search is None or search.user_id != user.id or search.desk_id != desk.id:
         raise NotFound(f"no saved search {search_id}")
     session.delete(search)

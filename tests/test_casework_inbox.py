@@ -340,6 +340,7 @@ def test_a_label_filter_follows_the_case_when_its_lists_change(
         "q=" + "x" * 201,
         "before=nonsense",
         "before=2026023199-5",  # no such hour
+        "before=2026030106-99999999999",  # past any id the database can hold
         "after=2026030106-x",
         "before=2026030106-1&after=2026030106-2",
     ],
@@ -492,9 +493,11 @@ def test_saved_searches_are_saved_listed_followed_and_deleted(
     assert stolen.status_code == 404
     assert list(saved_links(me)) == ["Urgent coltan"]
 
-    deleted = me.client.post(
-        delete_path.group(1), data={"csrf_token": csrf_token(me.client, INBOX)}
-    )
+    token = csrf_token(me.client, INBOX)
+    for missing in ("0", "99999999999"):
+        gone = me.client.post(f"{INBOX}/searches/{missing}/delete", data={"csrf_token": token})
+        assert gone.status_code == 404
+    deleted = me.client.post(delete_path.group(1), data={"csrf_token": token})
     assert deleted.status_code == 303
     assert saved_links(me) == {}
 
@@ -549,6 +552,7 @@ def test_bulk_status_sets_each_and_is_audited(me: Staff, instance: Instance) -> 
         (["A04"], {"action": "new_case", "title": ""}),
         (["A04"], {"action": "add_to_case", "case": ""}),
         (["A04"], {"action": "add_to_case", "case": "seven"}),
+        (["A04"], {"action": "add_to_case", "case": "99999999999"}),
     ],
 )
 def test_bulk_refusals_change_nothing(
