@@ -6,7 +6,7 @@ import datetime as dt
 
 from flask import Flask, Response, render_template
 
-from casework.views import auth, desks
+from casework.views import account, admin, auth, desks
 from casework.views import cases as case_views  # not `cases`: that is the service module
 from casework.views import inbox as inbox_views  # not `inbox`: that is the service module
 from filon.errors import NotFound
@@ -33,6 +33,8 @@ def create_app(settings: Settings, instance: Instance | None = None) -> Flask:
     app.register_blueprint(auth.bp)
     app.register_blueprint(desks.bp)
     app.register_blueprint(case_views.bp)
+    app.register_blueprint(account.bp)
+    app.register_blueprint(admin.bp)
     app.register_blueprint(inbox_views.bp)
     app.register_error_handler(NotFound, _not_found)
     app.after_request(_no_store)

@@ -132,6 +132,36 @@ def claim_step(session: Session, *, user: User, step: int) -> None:
         raise CodeReused("this code was already used") from exc
 
 
+def confirm_identity(
+    sessions: sessionmaker[Session],
+    *,
+    user_id: int,
+    password: str,
+    code: str,
+    pepper: bytes,
+    now: dt.datetime | None = None,
+) -> None:
+    """Check a signed-in user's password and a fresh TOTP code again (step-up, password change).
+
+    It counts against the same per-account throttle as sign-in, so a stolen session cannot
+    be used to guess the password faster than the sign-in page allows, and the code's time
+    step is claimed like any other: the code that signed in does not also step up.
+    """
+    with transaction(sessions) as session:
+        user = session.get(User, user_id)
+        if user is None:
+            raise UnknownUser("no such account")
+        allowed = count_attempt(session, username=user.username, pepper=pepper)
+    if not allowed:
+        raise TooManyAttempts("too many attempts; wait a while")
+    with transaction(sessions) as session:
+        user = session.get(User, user_id)
+        if user is None:
+            raise UnknownUser("no such account")
+        check_password(session, username=user.username, password=password)
+        claim_step(session, user=user, step=matching_step(user.totp_secret, code, now=now))
+
+
 def log_in(
     sessions: sessionmaker[Session],
     *,

@@ -7,6 +7,7 @@ from typing import Any
 
 from flask_wtf import FlaskForm
 from wtforms import (
+    BooleanField,
     HiddenField,
     IntegerField,
     PasswordField,
@@ -15,12 +16,13 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
-from wtforms.validators import DataRequired, Length, NumberRange, Optional
+from wtforms.validators import DataRequired, EqualTo, Length, NumberRange, Optional
 
 from casework.bulk import SETTABLE
 from casework.cases import MAX_NOTE_CHARS, MAX_SUMMARY_CHARS
 from casework.models import MAX_SEARCH_NAME_CHARS, MAX_TITLE_CHARS, CasePriority, CaseStatus
 from casework.risks import RISK_CATEGORIES
+from filon.accounts import MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS
 from filon.replies import MAX_REPLY_CHARS
 
 
@@ -40,6 +42,44 @@ class ReplyForm(FlaskForm):
     """A message to the source of a submission."""
 
     text = TextAreaField("Reply", validators=[DataRequired(), Length(max=MAX_REPLY_CHARS)])
+
+
+class PasswordChangeForm(FlaskForm):
+    """The current password and a TOTP code, then the new password twice."""
+
+    current_password = PasswordField(
+        "Current password", validators=[DataRequired(), Length(max=MAX_PASSWORD_CHARS)]
+    )
+    code = StringField("Authenticator code", validators=[DataRequired(), Length(max=16)])
+    new_password = PasswordField(
+        "New password",
+        validators=[DataRequired(), Length(min=MIN_PASSWORD_CHARS, max=MAX_PASSWORD_CHARS)],
+    )
+    new_password_again = PasswordField(
+        "New password again",
+        validators=[DataRequired(), EqualTo("new_password", message="The passwords differ.")],
+    )
+
+
+class StepUpForm(FlaskForm):
+    """Password and a fresh TOTP code again, before a key operation or an export."""
+
+    password = PasswordField("Password", validators=[DataRequired(), Length(max=1024)])
+    code = StringField("Authenticator code", validators=[DataRequired(), Length(max=16)])
+    next = HiddenField()
+
+
+class AddMemberForm(FlaskForm):
+    """An account to give a desk's key to (the view fills the choices)."""
+
+    username = SelectField(
+        "Account", choices=[], validate_choice=False, validators=[DataRequired(), Length(max=64)]
+    )
+    can_export = BooleanField("May export dossiers")
+
+
+class ConfirmForm(FlaskForm):
+    """A confirmation button for a key operation: only the CSRF token travels."""
 
 
 def _values(values: Iterable[str]) -> list[Any]:

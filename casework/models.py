@@ -48,6 +48,10 @@ class StaffSession(Base):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=False))
     last_seen_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=False))
     expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=False), index=True)
+    # When the staff member last re-entered password and code (casework.stepup): key
+    # operations and exports ask for that again after a few minutes, so a browser left
+    # signed in cannot hand a desk to someone else.
+    stepped_up_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=False))
 
 
 class TotpStep(Base):

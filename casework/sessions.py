@@ -136,6 +136,18 @@ def end_session(session: Session, cookie: str | None) -> None:
     session.execute(delete(StaffSession).where(StaffSession.key_hash == key_hash(session_key)))
 
 
+def end_user_sessions(session: Session, *, user_id: int, keep: int | None = None) -> int:
+    """Delete every session of a user (but the one with id ``keep``); return how many went.
+
+    After a password change or a reset, a browser signed in elsewhere (perhaps by whoever
+    learnt the old password) must not stay in.
+    """
+    query = delete(StaffSession).where(StaffSession.user_id == user_id)
+    if keep is not None:
+        query = query.where(StaffSession.id != keep)
+    return int(session.execute(query).rowcount)  # type: ignore[attr-defined]
+
+
 def purge_expired(session: Session, *, now: dt.datetime | None = None) -> int:
     """Delete every session past either limit; return how many went."""
     now = now or utc_now()

@@ -19,9 +19,9 @@ from __future__ import annotations
 import hashlib
 import queue
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import nacl.exceptions
 from nacl.bindings import (
@@ -376,7 +376,7 @@ class StreamWriter:
     reader rejects such a stream, so an interrupted write can never pass as a complete file.
     """
 
-    def __init__(self, sink: Writable, key: bytes) -> None:
+    def __init__(self, sink: Writable, key: bytes, *, background: bool = False) -> None:
         self._sink = sink
         self._encryptor = StreamEncryptor(key)
         self._buffer = bytearray()
@@ -387,6 +387,10 @@ class StreamWriter:
         self.closed = False
         self.summary: StreamSummary | None = None
         sink.write(MAGIC + self._encryptor.header)
+        # With ``background``, chunks are encrypted and written on a second thread while the
+        # caller produces the next ones (a request body being parsed, say): libsodium and
+        # file writes release the GIL, so on two cores the two overlap.
+        self._background = _InOrder(self._seal) if background else None
 
     def __enter__(self) -> StreamWriter:
         return self
@@ -413,11 +417,18 @@ class StreamWriter:
         return len(view)
 
     def _emit(self, plaintext: bytes, *, final: bool) -> None:
+        self._cipher_size += len(plaintext) + ABYTES
+        self._chunks += 1
+        if self._background is not None:
+            self._background.put((plaintext, final))
+        else:
+            self._seal((plaintext, final))
+
+    def _seal(self, item: tuple[bytes, bool]) -> None:
+        plaintext, final = item
         ciphertext = self._encryptor.encrypt_chunk(plaintext, final=final)
         self._sha.update(plaintext)  # immutable bytes: safe to hash on the other thread
         self._sink.write(ciphertext)
-        self._cipher_size += len(ciphertext)
-        self._chunks += 1
 
     def close(self) -> None:
         """Write the final chunk and record the summary (idempotent)."""
@@ -426,6 +437,8 @@ class StreamWriter:
         self._emit(bytes(self._buffer), final=True)
         self._buffer.clear()
         self.closed = True
+        if self._background is not None:
+            self._background.finish()  # raises what went wrong there (a full disk, say)
         self.summary = StreamSummary(
             plaintext_size=self._plain_size,
             ciphertext_size=self._cipher_size,
@@ -435,10 +448,63 @@ class StreamWriter:
 
     def abort(self) -> None:
         """Stop without a final chunk and drop the buffered plaintext."""
+        if self._background is not None:
+            self._background.cancel()
         self._buffer[:] = bytes(len(self._buffer))  # overwrite plaintext before release
         self._buffer.clear()
         self._sha.close()
         self.closed = True
+
+
+class _InOrder:
+    """Runs ``work`` on each item put, in order, on one second thread; at most two wait.
+
+    An error there stops the work; the next :meth:`put` or :meth:`finish` raises it in the
+    caller's thread, so a failure is never silent and nothing after it is written.
+    """
+
+    def __init__(self, work: Callable[[Any], None]) -> None:
+        self._work = work
+        self._queue: queue.Queue[Any] = queue.Queue(maxsize=2)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while (item := self._queue.get()) is not _STOP:
+            if self._error is None:
+                try:
+                    self._work(item)
+                except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread
+                    self._error = exc
+
+    def put(self, item: object) -> None:
+        self._raise()
+        self._queue.put(item)
+
+    def finish(self) -> None:
+        """Wait for every item to be done; raise the first error, if any."""
+        self._queue.put(_STOP)
+        self._thread.join()
+        self._raise()
+
+    def cancel(self) -> None:
+        """Stop, dropping work not started; never raises."""
+        if self._error is None:
+            self._error = StreamWriterAborted("the stream was abandoned")
+        self._queue.put(_STOP)
+        self._thread.join()
+
+    def _raise(self) -> None:
+        if self._error is not None:
+            raise self._error
+
+
+class StreamWriterAborted(Exception):
+    """Work left for the background thread when a stream was abandoned."""
+
+
+_STOP = object()
 
 
 def encrypt_stream(source: Readable, sink: Writable, key: bytes) -> StreamSummary:

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 
 import argon2
 import pyotp
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from crypto import kdf
@@ -27,7 +27,9 @@ from filon.models import Desk, DeskMembership, OrgKey, OrgKeyGrant, Role, User
 
 USERNAME = re.compile(r"\A[a-z][a-z0-9._-]{1,63}\Z")
 MIN_PASSWORD_CHARS = 12
+MAX_PASSWORD_CHARS = 1024
 SIGNING_PURPOSE = "signing"
+TOTP_ISSUER = "Filon"
 
 
 def password_hasher() -> argon2.PasswordHasher:
@@ -42,6 +44,19 @@ def generate_password() -> str:
     alphabet = "abcdefghijkmnpqrstuvwxyz23456789"
     groups = ["".join(secrets.choice(alphabet) for _ in range(5)) for _ in range(4)]
     return "-".join(groups)
+
+
+def check_password_rules(password: str) -> None:
+    """Refuse a password shorter than the minimum (or absurdly long)."""
+    if len(password) < MIN_PASSWORD_CHARS:
+        raise InvalidName(f"a password has at least {MIN_PASSWORD_CHARS} characters")
+    if len(password) > MAX_PASSWORD_CHARS:
+        raise InvalidName(f"a password has at most {MAX_PASSWORD_CHARS} characters")
+
+
+def totp_uri(username: str, secret: str) -> str:
+    """The ``otpauth://`` provisioning URI an authenticator app enrols from."""
+    return pyotp.TOTP(secret).provisioning_uri(name=username, issuer_name=TOTP_ISSUER)
 
 
 @dataclass(frozen=True)
@@ -77,8 +92,7 @@ def create_user(
             "a username is 2-64 characters: lower-case letters, digits, '.', '_' or '-', "
             "starting with a letter"
         )
-    if len(password) < MIN_PASSWORD_CHARS:
-        raise InvalidName(f"a password has at least {MIN_PASSWORD_CHARS} characters")
+    check_password_rules(password)
     if session.scalar(select(User.id).where(User.username == username)) is not None:
         raise AlreadyExists(f"a user named {username!r} already exists")
     keypair = BoxKeyPair.generate()
@@ -166,3 +180,95 @@ def open_desk_key(session: Session, *, desk: Desk, user: User, user_key: BoxKeyP
     if desk_key.public != desk.public_key:
         raise ValueError("the sealed desk key does not match the desk")
     return desk_key
+
+
+def remove_member(session: Session, *, desk: Desk, user: User) -> None:
+    """Take a desk from a user: delete the membership holding the desk key sealed to them.
+
+    This stops the user opening the desk through Filon. A member who copied the desk key
+    while they held it keeps it; only a new desk key (not built yet) would shut them out.
+    """
+    membership = session.scalars(
+        select(DeskMembership).where(
+            DeskMembership.desk_id == desk.id, DeskMembership.user_id == user.id
+        )
+    ).first()
+    if membership is None:
+        raise NotFound(f"{user.username} is not a member of the desk {desk.slug}")
+    session.delete(membership)
+    session.flush()
+
+
+def change_password(session: Session, *, user: User, user_key: BoxKeyPair, password: str) -> None:
+    """Wrap the user's key under a new password (fresh salt) and replace the verifier.
+
+    The user key itself stays the same, so every desk key sealed to it still opens; only the
+    wrapping and the verifier change. The caller has checked the current password.
+    """
+    check_password_rules(password)
+    if user_key.public != user.public_key:
+        raise ValueError("this is not the user's key")
+    user.wrapped_private_key = kdf.wrap_key(user_key.private, password)
+    user.password_hash = password_hasher().hash(password)
+    session.flush()
+
+
+# Opens a desk's key for re-sealing, or returns None where the opener does not hold it.
+DeskOpener = Callable[[Desk], BoxKeyPair | None]
+
+
+@dataclass(frozen=True, repr=False)
+class Reset:
+    """A reset account: the secrets to hand over once, and which desks it kept."""
+
+    user: User
+    password: str
+    totp_secret: str
+    resealed: list[str] = field(default_factory=list)  # desk slugs
+    lost: list[str] = field(default_factory=list)  # desk slugs whose key was not to be had
+
+
+def reset_user(
+    session: Session,
+    *,
+    user: User,
+    open_desk: DeskOpener,
+    signing_key: SigningKeyPair | None,
+) -> Reset:
+    """Give a user a new key, password and TOTP secret; re-seal the desk keys one can open.
+
+    The old user key is gone with the old password, so every desk key sealed to it is
+    useless: ``open_desk`` opens each of the user's desks (with an admin's session or the
+    recovery key) and the key is sealed to the new user key. A desk it cannot open loses
+    the membership (it could never open again) and is listed in ``lost``. A sealed
+    custodian key cannot be re-sealed this way and is dropped. Admins get the org signing
+    key sealed anew.
+    """
+    keypair = BoxKeyPair.generate()
+    password = generate_password()
+    totp_secret = pyotp.random_base32()
+    resealed: list[str] = []
+    lost: list[str] = []
+    memberships = list(
+        session.scalars(select(DeskMembership).where(DeskMembership.user_id == user.id))
+    )
+    for membership in sorted(memberships, key=lambda m: m.desk.slug):
+        desk_key = open_desk(membership.desk)
+        if desk_key is None:
+            lost.append(membership.desk.slug)
+            session.delete(membership)
+            continue
+        if desk_key.public != membership.desk.public_key:
+            raise ValueError("the opened desk key does not match the desk")
+        membership.sealed_desk_key = seal(desk_key.private, keypair.public)
+        membership.sealed_custodian_key = None
+        resealed.append(membership.desk.slug)
+    user.public_key = keypair.public
+    user.wrapped_private_key = kdf.wrap_key(keypair.private, password)
+    user.password_hash = password_hasher().hash(password)
+    user.totp_secret = totp_secret
+    session.execute(delete(OrgKeyGrant).where(OrgKeyGrant.user_id == user.id))
+    session.flush()
+    if user.role is Role.ADMIN and signing_key is not None:
+        grant_signing_key(session, user=user, signing_key=signing_key)
+    return Reset(user, password, totp_secret, resealed, lost)

@@ -16,7 +16,14 @@ from sqlalchemy.orm import Session
 from crypto.errors import CryptoFailure, WrongPassword
 from crypto.keys import BoxKeyPair, fingerprint, format_fingerprint, parse_recovery_key
 from filon import schema
-from filon.accounts import DeskGrant, create_user, generate_password, get_user, open_desk_key
+from filon.accounts import (
+    DeskGrant,
+    create_user,
+    generate_password,
+    get_user,
+    open_desk_key,
+    totp_uri,
+)
 from filon.accounts import unlock_user_key as _unlock
 from filon.db import make_engine, transaction
 from filon.demo import DEMO_DESK, render_logins, saved_logins, seed_demo
@@ -367,6 +374,51 @@ def _desk_unlocker(
     granter = get_user(session, granted_by)
     granter_key = _unlock(granter, read_secret(f"Password of {granted_by}"))
     return lambda found: open_desk_key(session, desk=found, user=granter, user_key=granter_key)
+
+
+@user.command("reset")
+@instance_option
+@click.argument("username")
+@click.option(
+    "--recovery-key-file",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    default=None,
+    help="Read the recovery key from this file instead of the terminal.",
+)
+def user_reset(instance_dir: Path | None, username: str, recovery_key_file: Path | None) -> None:
+    """Give an account a new key, password and TOTP secret, with the recovery key.
+
+    Every desk key the account had is opened with the recovery key (each desk's key is
+    sealed to it) and sealed to the new user key; the account's sessions end. The new
+    password and TOTP enrolment are printed once, to hand over in person.
+    """
+    from casework.accounts import reset_account  # noqa: PLC0415 - composition root
+
+    if recovery_key_file is not None:
+        text = recovery_key_file.read_text(encoding="utf-8", errors="replace")
+    else:
+        text = read_secret("Recovery key")
+    recovery_key = parse_recovery_key(text)
+    settings = _settings(instance_dir)
+    if recovery_key.public != settings.recovery_public_key:
+        raise click.ClickException("this is not the recovery key of this instance")
+    instance = Instance.open(settings)
+    try:
+        with transaction(instance.sessions) as session:
+            done = reset_account(
+                session,
+                username=username,
+                actor="recovery-key",
+                open_desk=lambda found: open_desk_key_with_recovery(found, recovery_key),
+                signing_key=instance.keyring.signing_key(),
+            )
+    finally:
+        instance.close()
+    click.echo(f"user {username} reset; desks re-sealed: {', '.join(done.resealed) or '-'}")
+    if done.lost:
+        click.echo(f"  desks lost: {', '.join(done.lost)}")
+    click.echo(f"  password:    {done.password}\n  totp secret: {done.totp_secret}")
+    click.echo(f"  totp uri:    {totp_uri(username, done.totp_secret)}")
 
 
 @user.command("list")

@@ -26,6 +26,7 @@ from filon.errors import FilonError
 # Sources on slow Tor circuits: give a chunk time to arrive before the connection is dropped.
 SOCKET_TIMEOUT = 300
 M_MMAP_THRESHOLD = -3
+MMAP_THRESHOLD = 4 * 1024 * 1024
 
 
 class PortInUse(FilonError):
@@ -48,18 +49,22 @@ def _url(host: str, port: int) -> str:
 
 
 def return_large_buffers_to_the_system() -> None:
-    """Have glibc give every buffer of 256 KiB or more back to the system when freed.
+    """Fix glibc's mmap threshold at 4 MiB, so memory stays flat and 1 MiB buffers stay fast.
 
-    Chunks are 1 MiB: by default glibc raises its mmap threshold as such buffers come and go
-    and then keeps them in per-thread arenas, so a server with many threads grows by tens of
-    MiB that it never uses again. A fixed threshold keeps memory flat.
+    By default glibc raises its threshold as large buffers come and go, up to 32 MiB, and
+    then keeps such buffers in per-thread arenas: a server with many threads grew by tens of
+    MiB it never used again. A fixed threshold stops that. It sits above the 1 MiB chunk
+    (not below it, as it first did): a buffer taken from the system is faulted in and zeroed
+    page by page, and with 256 KiB every chunk's buffers were: verifying 512 MiB ran at 527
+    to 578 MiB/s against 1,028 to 1,088 with glibc's defaults on this machine. Buffers of
+    4 MiB or more (a file held in memory to be cleaned) still go back to the system when freed.
     """
     name = ctypes.util.find_library("c")
     if name is None:
         return
     libc = ctypes.CDLL(name)
     if hasattr(libc, "mallopt"):
-        libc.mallopt(M_MMAP_THRESHOLD, 256 * 1024)
+        libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD)
 
 
 def bind(listener: Listener, threads: int) -> wsgi.Server:

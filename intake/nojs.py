@@ -24,6 +24,7 @@ from crypto.sealing import open_sealed
 from crypto.stream import StreamSummary, StreamWriter, new_stream_key
 from filon import ratelimit
 from filon.blobstore import BlobStore
+from filon.body import fast_input
 from filon.db import transaction
 from filon.replies import replies_for_source
 from intake.envelope import MAX_ANSWER_CHARS, MAX_FILES
@@ -50,7 +51,7 @@ class SealingSink:
         self.blob_id = store.new_id()
         self.key = new_stream_key()
         self._file: IO[bytes] = open(store.incoming_path(self.blob_id), "xb")  # noqa: SIM115
-        self._writer = StreamWriter(self._file, self.key)
+        self._writer = StreamWriter(self._file, self.key, background=True)
         self.size = 0
 
     def write(self, data: bytes) -> int:
@@ -124,7 +125,7 @@ def submit_form() -> Response:
 
     try:
         _stream, form, files = parse_form_data(
-            request.environ,
+            {**request.environ, "wsgi.input": fast_input(request.environ["wsgi.input"])},
             stream_factory=factory,
             max_form_memory_size=MAX_FORM_FIELDS_BYTES,
             max_content_length=filon.settings.max_file_bytes * 2,

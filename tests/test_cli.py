@@ -251,3 +251,50 @@ def test_demo_submissions_came_through_the_pipeline(demo: tuple[Path, str], tmp_
     assert "GPS position" in photo["removed"]
     assert photo["location"] is not None  # consented: kept beside the file, not in it
     assert b"ExampleCam" not in Path(photo["path"]).read_bytes()
+
+
+def test_user_reset_with_the_recovery_key_gives_a_password_that_opens_the_desk(
+    demo: tuple[Path, str], copy: Path
+) -> None:
+    recovery = re.search(r"FRK1(-[A-Z2-7]{1,4})+", demo[1])
+    receipt = re.search(r"FLN(?:-[A-Z2-7]{4}){4}", demo[1])
+    assert recovery is not None
+    assert receipt is not None
+    result = filon(
+        "user", "reset", "investigator", "--instance", str(copy), stdin=recovery.group(0)
+    )
+    assert result.returncode == 0, result.stderr
+    assert "desks re-sealed: drc-minerals" in result.stdout
+    password = re.search(r"password:\s+(\S+)", result.stdout)
+    assert password is not None
+    assert re.search(
+        r"totp uri:\s+otpauth://totp/Filon:investigator\?secret=[A-Z2-7]{32}", result.stdout
+    )
+
+    def open_as(secret: str) -> subprocess.CompletedProcess[str]:
+        args = ("open", receipt.group(0), "--user", "investigator", "--instance", str(copy))
+        return filon(*args, stdin=secret + "\n")
+
+    assert open_as(password.group(1)).returncode == 0
+    old = open_as(DEMO_PASSWORD)
+    assert old.returncode == 1
+    assert "wrong password" in old.stderr
+
+
+def test_user_reset_refuses_a_recovery_key_of_another_instance(copy: Path, tmp_path: Path) -> None:
+    other = filon("init", "--instance", str(tmp_path / "other"))
+    recovery = re.search(r"FRK1(-[A-Z2-7]{1,4})+", other.stdout)
+    assert recovery is not None
+    key_file = tmp_path / "recovery.txt"
+    key_file.write_text(recovery.group(0))
+    result = filon(
+        "user",
+        "reset",
+        "investigator",
+        "--recovery-key-file",
+        str(key_file),
+        "--instance",
+        str(copy),
+    )
+    assert result.returncode == 1
+    assert "not the recovery key of this instance" in result.stderr

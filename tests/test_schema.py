@@ -191,9 +191,45 @@ def test_upgrade_from_0003_keeps_submissions_and_adds_cases(engine: Engine) -> N
         assert connection.execute(text("SELECT count(*) FROM submissions")).scalar() == 1
 
 
-def test_upgrade_from_0004_backfills_case_labels_and_adds_saved_searches(engine: Engine) -> None:
-    """0005 copies each case's tags, minerals and risks into case_labels, folded, one row each."""
+def test_upgrade_from_0004_keeps_sessions_and_adds_stepped_up_at(engine: Engine) -> None:
+    """0005 adds when a staff session last stepped up; existing sessions have not."""
     schema.upgrade(engine, "0004")
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO users (username, role, password_hash, public_key, wrapped_private_key,"
+                " totp_secret, active, created_day) VALUES ('ana', 'admin', 'h', :pk,"
+                " :wrapped, 'JBSWY3DPEHPK3PXP', true, '2026-11-01')"
+            ),
+            {"pk": b"\x01" * 32, "wrapped": b"\x02" * 90},
+        )
+        connection.execute(
+            text(
+                "INSERT INTO staff_sessions (key_hash, user_id, sealed_user_key, created_at,"
+                " last_seen_at, expires_at) SELECT :hash, id, :sealed, '2026-11-22 10:00:00',"
+                " '2026-11-22 10:05:00', '2026-11-22 22:00:00' FROM users"
+            ),
+            {"hash": "a" * 64, "sealed": b"\x03" * 72},
+        )
+    schema.upgrade(engine, "0005")
+    assert schema.current_revision(engine) == "0005"
+    with engine.begin() as connection:
+        row = connection.execute(
+            text("SELECT key_hash, last_seen_at, stepped_up_at FROM staff_sessions")
+        ).one()
+        assert row[0] == "a" * 64
+        assert str(row[1]).startswith("2026-11-22 10:05:00")
+        assert row[2] is None  # an existing session must step up before a key operation
+        connection.execute(text("UPDATE staff_sessions SET stepped_up_at = '2026-11-22 10:06:00'"))
+        stepped = connection.execute(text("SELECT stepped_up_at FROM staff_sessions")).scalar()
+        assert str(stepped).startswith("2026-11-22 10:06:00")
+    schema.upgrade(engine)
+    assert schema.current_revision(engine) == schema.head_revision()
+
+
+def test_upgrade_from_0005_backfills_case_labels_and_adds_saved_searches(engine: Engine) -> None:
+    """0006 copies each case's tags, minerals and risks into case_labels, folded, one row each."""
+    schema.upgrade(engine, "0005")
     with engine.begin() as connection:
         insert_desk(connection)
         connection.execute(
@@ -217,8 +253,8 @@ def test_upgrade_from_0004_backfills_case_labels_and_adds_saved_searches(engine:
                 ),
                 {"title": title, "tags": tags, "minerals": minerals, "risks": risks},
             )
-    schema.upgrade(engine)
-    assert schema.current_revision(engine) == "0005"
+    schema.upgrade(engine, "0006")
+    assert schema.current_revision(engine) == "0006"
     with engine.begin() as connection:
         labels = connection.execute(
             text(

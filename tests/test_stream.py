@@ -217,10 +217,19 @@ def with_writer_in_pieces(data: bytes, sink: io.BytesIO) -> StreamSummary:
     return writer.summary
 
 
+def with_writer_in_background(data: bytes, sink: io.BytesIO) -> StreamSummary:
+    with StreamWriter(sink, KEY, background=True) as writer:
+        for piece in pieces(data):
+            writer.write(memoryview(piece))
+    assert writer.summary is not None
+    return writer.summary
+
+
 WRITERS = {
     "encrypt_stream": with_encrypt_stream,
     "StreamWriter": with_writer_at_once,
     "StreamWriter-pieces": with_writer_in_pieces,
+    "StreamWriter-background": with_writer_in_background,
 }
 
 
@@ -533,6 +542,55 @@ def test_writer_interrupted_leaves_a_stream_every_reader_rejects(size: int) -> N
     assert len(stream) == PREFIX_SIZE + (size // CHUNK_SIZE) * CIPHER_CHUNK_SIZE
     with pytest.raises(MissingFinalTag):
         decrypt(stream)
+
+
+class FullDisk(io.BytesIO):
+    """A sink that takes ``room`` writes, then fails as a full disk does."""
+
+    def __init__(self, room: int) -> None:
+        super().__init__()
+        self.room = room
+
+    def write(self, data: object) -> int:
+        if self.room == 0:
+            raise OSError(28, "No space left on device")
+        self.room -= 1
+        return super().write(data)  # type: ignore[arg-type]
+
+
+def test_a_background_writer_raises_its_sink_error_in_the_callers_thread() -> None:
+    sink = FullDisk(room=3)  # the prefix and two chunks
+    writer = StreamWriter(sink, KEY, background=True)
+
+    def write_all() -> None:
+        with writer:
+            for _ in range(8):
+                writer.write(plaintext(CHUNK_SIZE))
+
+    with pytest.raises(OSError, match="No space"):
+        write_all()
+    assert writer.summary is None
+    stream = sink.getvalue()
+    assert len(stream) == PREFIX_SIZE + 2 * CIPHER_CHUNK_SIZE  # nothing after the failure
+    with pytest.raises(MissingFinalTag):
+        decrypt(stream)
+
+
+@pytest.mark.parametrize("size", [0, 10, 3 * CHUNK_SIZE + 10])
+def test_a_background_writer_interrupted_leaves_a_stream_every_reader_rejects(size: int) -> None:
+    sink = io.BytesIO()
+    writer = StreamWriter(sink, KEY, background=True)
+
+    def write_then_fail() -> None:
+        with writer:
+            writer.write(plaintext(size))
+            raise UploadInterruptedError
+
+    with pytest.raises(UploadInterruptedError):
+        write_then_fail()
+    assert writer.summary is None
+    with pytest.raises(MissingFinalTag):
+        decrypt(sink.getvalue())
 
 
 def test_writer_abort_records_no_summary() -> None:
