@@ -446,7 +446,7 @@ def _rows(session: Session, shown: list[Any]) -> list[InboxRow]:
 
 
 def desk_labels(session: Session, desk: Desk) -> dict[LabelKind, list[str]]:
-    """Tags and minerals of the desk's most recently changed cases, to suggest as filters.
+    """Tags and minerals of the desk's newest cases, to suggest as filter values.
 
     Only recent cases are read, so the suggestions cost the same on a desk of any size; any
     other value can still be typed.
