@@ -394,15 +394,11 @@ def _case_conditions(
 
 
 def _contains_folded(column: Any, term: str, *, sqlite: bool) -> ColumnElement[bool]:
-    # SQLite's LIKE already ignores ASCII case, and lower() on every row would double the cost
-    # of the scan; PostgreSQL's ILIKE does the same in one step.
+    # SQLite's LIKE already ignores ASCII case: lower() on every row would double the scan.
+    # On PostgreSQL, lower() LIKE measured faster than ILIKE (and plans alike).
     if sqlite:
         return column.contains(term, autoescape=True)
-    return column.ilike(f"%{_escape_like(term)}%", escape="/")
-
-
-def _escape_like(term: str) -> str:
-    return term.replace("/", "//").replace("%", "/%").replace("_", "/_")
+    return func.lower(column).contains(term, autoescape=True)
 
 
 def _labelled(kind: LabelKind, condition: ColumnElement[bool]) -> Select[Any]:
