@@ -57,6 +57,7 @@ FILTER_NAMES: tuple[str, ...] = ("q", "status", "priority", "assignee", "tag", "
 FILTER_NAMES += ("risk", "from", "to", "cleaning")
 
 _E = TypeVar("_E", bound=enum.StrEnum)
+_Select = TypeVar("_Select", bound=Select[*tuple[Any, ...]])
 _CURSOR = re.compile(r"(\d{10})-(\d{1,10})")
 MAX_ID = 2**31 - 1  # ids are INTEGER columns: a larger number would be a database error
 
@@ -281,21 +282,16 @@ def inbox_page(
     via_cases = _case_conditions(session, desk, filters)
     conditions = [Submission.desk_id == desk.id, *_conditions(filters, desk, via_cases)]
     matching = select(Submission.id).where(*conditions)
-    key = tuple_(Submission.received_hour, Submission.id)
-    query = select(
-        Submission.id, Submission.reference, Submission.received_hour, Submission.status
-    ).where(*conditions)
-    if after is not None:
-        query = query.where(key > tuple_(after.received_hour, after.id)).order_by(
-            Submission.received_hour, Submission.id
-        )
-    else:
-        if before is not None:
-            query = query.where(key < tuple_(before.received_hour, before.id))
-        query = query.order_by(Submission.received_hour.desc(), Submission.id.desc())
+    query = _seek(
+        select(
+            Submission.id, Submission.reference, Submission.received_hour, Submission.status
+        ).where(*conditions),
+        before=before,
+        after=after,
+    )
     # A first page filtered through cases is read together with its count: one pass over at
-    # most COUNT_CAP + 1 matches instead of matching the cases twice. Otherwise the count
-    # reads only an index and is cheaper apart.
+    # most COUNT_CAP + 1 matches instead of matching the cases twice. Otherwise counting
+    # apart is cheaper than reading a thousand rows.
     merged = before is None and after is None and bool(via_cases)
     found = list(session.execute(query.limit(COUNT_CAP + 1 if merged else PAGE_SIZE + 1)))
     counted = (
@@ -322,6 +318,18 @@ def inbox_page(
         newer=newer,
         matching=int(counted or 0),
     )
+
+
+def _seek(query: _Select, *, before: Cursor | None, after: Cursor | None) -> _Select:
+    # Newest first from a cursor (or the top); after a cursor, oldest first (then reversed).
+    key = tuple_(Submission.received_hour, Submission.id)
+    if after is not None:
+        return query.where(key > tuple_(after.received_hour, after.id)).order_by(
+            Submission.received_hour, Submission.id
+        )
+    if before is not None:
+        query = query.where(key < tuple_(before.received_hour, before.id))
+    return query.order_by(Submission.received_hour.desc(), Submission.id.desc())
 
 
 def _token(row: Any) -> str:
