@@ -511,10 +511,16 @@ def test_a_bad_saved_search_is_refused(me: Staff, name: str, query: str) -> None
     assert saved_links(me) == {}
 
 
-def test_saving_a_search_needs_csrf(me: Staff) -> None:
+def test_saving_and_deleting_a_search_need_csrf(me: Staff) -> None:
     response = me.client.post(f"{INBOX}/searches", data={"name": "x", "query": "status=new"})
     assert response.status_code == 400
     assert saved_links(me) == {}
+    assert save(me, "New ones", "status=new").status_code == 303
+    body = me.client.get(INBOX).get_data(as_text=True)
+    delete_path = re.search(r'action="(/desks/drc-minerals/searches/\d+/delete)"', body)
+    assert delete_path is not None
+    assert me.client.post(delete_path.group(1)).status_code == 400
+    assert list(saved_links(me)) == ["New ones"]
 
 
 # -- bulk actions -------------------------------------------------------------------------------
