@@ -183,7 +183,7 @@ def add_submissions(
     session: Session, *, user: User, case_id: int, references: Sequence[str]
 ) -> list[Submission]:
     """Attach more of the case's desk's submissions to it; those already in it are left be."""
-    case, desk = member_case(session, user=user, case_id=case_id)
+    case, desk = open_case(session, user=user, case_id=case_id)
     submissions = [_member_submission(session, user=user, reference=r) for r in references]
     if any(s.desk_id != desk.id for s in submissions):
         raise InvalidCaseField("a case's submissions must all come from its desk")

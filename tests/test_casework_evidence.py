@@ -286,6 +286,7 @@ def test_a_merged_case_is_closed_to_changes(instance: Instance, receipts: list[s
         lambda s: cases.link_evidence(
             s, user=user(s), case_id=merged, reference=receipts[0], number=1, comment=""
         ),
+        lambda s: cases.add_submissions(s, user=user(s), case_id=merged, references=receipts[:1]),
     ]
     for refuse in refusals:
         with (
