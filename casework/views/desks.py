@@ -18,7 +18,7 @@ from flask.typing import ResponseReturnValue
 from werkzeug.datastructures import CombinedMultiDict
 
 from casework import cases, filing, reading
-from casework.audit import audit_page
+from casework.audit import AuditFilters, InvalidAuditFilter, audit_page
 from casework.bulk import SETTABLE
 from casework.forms import (
     BulkActionForm,
@@ -112,10 +112,13 @@ def inbox(staff: ActiveSession, slug: str) -> ResponseReturnValue:
 @bp.get("/desks/<slug>/audit")
 @login_required
 def audit_trail(staff: ActiveSession, slug: str) -> ResponseReturnValue:
-    """The desk's audit trail, checked link by link, optionally of one action."""
-    action = request.args.get("action") or None
+    """The desk's audit trail, checked link by link, filtered and paged newest first."""
+    try:
+        filters = AuditFilters.from_args(request.args)
+    except InvalidAuditFilter as exc:
+        abort(400, description=str(exc))
     with transaction(instance().sessions) as session:
-        trail = audit_page(session, user=staff.user, slug=slug, action=action)
+        trail = audit_page(session, user=staff.user, slug=slug, filters=filters)
     return _render("casework/audit.html", staff, trail=trail)
 
 
