@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from casework import audit
 from casework.errors import IllegalTransition, InvalidCaseField
-from casework.inbox import member_desk
+from casework.inbox import member_desk, sync_labels
 from casework.models import (
     MAX_TITLE_CHARS,
     Case,
@@ -49,6 +49,7 @@ MERGED_INTO = "case_merged_into"  # on the case that became a tombstone
 EVIDENCE_LINKED = "case_evidence_linked"
 EVIDENCE_UPDATED = "case_evidence_updated"
 EVIDENCE_UNLINKED = "case_evidence_unlinked"
+SUBMISSIONS_ADDED = "case_submissions_added"
 
 MAX_NOTE_CHARS = 20_000
 MAX_SUMMARY_CHARS = 20_000
@@ -178,6 +179,31 @@ def create_case(session: Session, *, user: User, references: Sequence[str], titl
     return case
 
 
+def add_submissions(
+    session: Session, *, user: User, case_id: int, references: Sequence[str]
+) -> list[Submission]:
+    """Attach more of the case's desk's submissions to it; those already in it are left be."""
+    case, desk = open_case(session, user=user, case_id=case_id)
+    submissions = [_member_submission(session, user=user, reference=r) for r in references]
+    if any(s.desk_id != desk.id for s in submissions):
+        raise InvalidCaseField("a case's submissions must all come from its desk")
+    linked = set(
+        session.scalars(
+            select(CaseSubmission.submission_id).where(CaseSubmission.case_id == case.id)
+        )
+    )
+    added = [s for s in {s.id: s for s in submissions}.values() if s.id not in linked]
+    for submission in added:
+        session.add(CaseSubmission(case_id=case.id, submission_id=submission.id))
+        submission.status = SubmissionStatus.ATTACHED
+    if added:
+        case.updated_hour = current_hour()
+        _audit(
+            session, desk, user, SUBMISSIONS_ADDED, case, submissions=[s.reference for s in added]
+        )
+    return added
+
+
 def change_status(session: Session, *, user: User, case_id: int, status: CaseStatus) -> Case:
     """Move a case along the workflow; any other move raises :class:`IllegalTransition`."""
     case, desk = open_case(session, user=user, case_id=case_id)
@@ -224,6 +250,7 @@ def update_case(
     before = case.fields()
     for name, value in values.items():
         setattr(case, name, value)
+    sync_labels(session, case)
     after = case.fields()
     changed = sorted(name for name in after if after[name] != before[name])
     if changed:
@@ -367,6 +394,7 @@ def merge_cases(
     merged.status = CaseStatus.ARCHIVED
     merged.updated_hour = target.updated_hour = now
     session.flush()
+    sync_labels(session, target)  # the inbox filters on the union at once
     _audit(
         session,
         desk,

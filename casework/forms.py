@@ -17,10 +17,11 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
-from wtforms.validators import DataRequired, EqualTo, Length, NumberRange
+from wtforms.validators import DataRequired, EqualTo, Length, NumberRange, Optional
 
+from casework.bulk import SETTABLE
 from casework.cases import MAX_COMMENT_CHARS, MAX_NOTE_CHARS, MAX_SUMMARY_CHARS
-from casework.models import MAX_TITLE_CHARS, CasePriority, CaseStatus
+from casework.models import MAX_SEARCH_NAME_CHARS, MAX_TITLE_CHARS, CasePriority, CaseStatus
 from casework.risks import RISK_CATEGORIES
 from filon.accounts import MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS
 from filon.replies import MAX_REPLY_CHARS
@@ -158,6 +159,35 @@ class FileOnBehalfForm(FlaskForm):
     lang = SelectField("Source's language", choices=_values(("en", "fr", "sw", "nl")))
     issue_codename = BooleanField("Issue a codename for the source")
     files = MultipleFileField("Files")
+
+
+BULK_ACTIONS = ("status", "new_case", "add_to_case")
+MAX_QUERY_CHARS = 2000
+
+
+class BulkActionForm(FlaskForm):
+    """Submissions ticked in the inbox and what to do with them; ``back`` keeps the filters."""
+
+    submission = SelectMultipleField("Selected", choices=[], validate_choice=False)
+    action = SelectField("Action", choices=_values(BULK_ACTIONS))
+    # Checked by the view, only for the status action (the other actions send none).
+    status = SelectField("Status", choices=_values(SETTABLE), validate_choice=False)
+    title = StringField("New case title", validators=[Length(max=MAX_TITLE_CHARS)])
+    case = IntegerField("Case number", validators=[Optional(), NumberRange(min=1, max=2**31 - 1)])
+    back = HiddenField(validators=[Length(max=MAX_QUERY_CHARS)])
+
+
+class SavedSearchForm(FlaskForm):
+    """The inbox's current filters (a query string) kept under a name."""
+
+    name = StringField(
+        "Save these filters as", validators=[DataRequired(), Length(max=MAX_SEARCH_NAME_CHARS)]
+    )
+    query = HiddenField(validators=[Length(max=MAX_QUERY_CHARS)])
+
+
+class DeleteSearchForm(FlaskForm):
+    """Forgetting a saved search is a POST with a CSRF token."""
 
 
 def split_list(text: str | None) -> list[str]:

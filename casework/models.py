@@ -20,6 +20,7 @@ from sqlalchemy import (
     BigInteger,
     DateTime,
     ForeignKey,
+    Index,
     LargeBinary,
     String,
     Text,
@@ -28,9 +29,11 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from filon.db import Base, hex_digest, hour, intpk, sealed
-from filon.models import string_enum
+from filon.models import Evidence, Submission, string_enum
 
 MAX_TITLE_CHARS = 200
+MAX_LABEL_CHARS = 64  # casework.cases.MAX_ITEM_CHARS
+MAX_SEARCH_NAME_CHARS = 80
 
 
 class StaffSession(Base):
@@ -181,3 +184,59 @@ class CaseMerge(Base):
     )
     merged_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     merged_hour: Mapped[hour]
+
+
+class LabelKind(enum.StrEnum):
+    """Which of a case's list fields a label comes from."""
+
+    TAG = "tag"
+    MINERAL = "mineral"
+    RISK = "risk"
+
+
+class CaseLabel(Base):
+    """One tag, mineral or risk code of a case, lower-cased: the inbox's index of those lists.
+
+    The lists stay on :class:`Case` (JSON, as the case page edits them); this table repeats
+    them one row per value so a filter is an index lookup on any database, and
+    :func:`casework.inbox.sync_labels` keeps it in step whenever a case's lists are set.
+    """
+
+    __tablename__ = "case_labels"
+    __table_args__ = (
+        UniqueConstraint("case_id", "kind", "value"),
+        Index("ix_case_labels_kind_value_case", "kind", "value", "case_id"),
+    )
+
+    id: Mapped[intpk]
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
+    kind: Mapped[LabelKind] = mapped_column(string_enum(LabelKind))
+    value: Mapped[str] = mapped_column(String(MAX_LABEL_CHARS))
+
+
+class SavedSearch(Base):
+    """A user's named set of inbox filters on one desk (the inbox's query string, validated)."""
+
+    __tablename__ = "saved_searches"
+    __table_args__ = (UniqueConstraint("user_id", "desk_id", "name"),)
+
+    id: Mapped[intpk]
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    desk_id: Mapped[int] = mapped_column(ForeignKey("desks.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(MAX_SEARCH_NAME_CHARS))
+    query: Mapped[str] = mapped_column(Text)
+    created_hour: Mapped[hour]
+
+
+# The inbox's queries on the shared record: a desk's submissions newest first (all, or of one
+# status) by seek on (received_hour, id), and "has a file we could not clean" per submission.
+Index("ix_submissions_desk_received", Submission.desk_id, Submission.received_hour, Submission.id)
+Index(
+    "ix_submissions_desk_status_received",
+    Submission.desk_id,
+    Submission.status,
+    Submission.received_hour,
+    Submission.id,
+)
+Index("ix_evidence_submission_cleaning", Evidence.submission_id, Evidence.cleaning_status)
+Index("ix_cases_desk_priority", Case.desk_id, Case.priority)

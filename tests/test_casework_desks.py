@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import html
 import json
 import re
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import LargeBinary, String, func, select, update
 
+from casework.audit import AUDIT_PAGE_SIZE, record_audit
 from casework.models import StaffSession
 from casework.sessions import COOKIE_NAME, encode_cookie
 from crypto.errors import CryptoFailure, StreamError, WrongPassword
@@ -249,7 +251,9 @@ def test_inbox_pages_by_fifty(staff: Staff, instance: Instance, investigator: St
             )
     staff.log_in()
     first = staff.client.get("/desks/drc-minerals").get_data(as_text=True)
-    second = staff.client.get("/desks/drc-minerals?page=1").get_data(as_text=True)
+    older = re.search(r'rel="next" href="([^"]+)"', first)
+    assert older is not None
+    second = staff.client.get(older.group(1).replace("&amp;", "&")).get_data(as_text=True)
     assert first.count("/submissions/REF") == 50
     assert first.index("REF050") < first.index("REF001")
     assert "REF000" not in first
@@ -439,3 +443,68 @@ def test_audit_page_lists_and_filters_and_names_a_broken_chain(
     tampered = client.get("/desks/drc-minerals/audit")
     assert tampered.status_code == 200
     assert "The audit trail does not verify" in tampered.get_data(as_text=True)
+
+
+def test_audit_page_filters_by_who_when_and_what_it_mentions(
+    staff: Staff, instance: Instance, receipts: list[str]
+) -> None:
+    staff.log_in()
+    client = staff.client
+    client.get(f"/submissions/{receipts[0]}")
+    client.get(f"/submissions/{receipts[1]}")
+    with transaction(instance.sessions) as session:
+        desk = get_desk(session, "drc-minerals")
+        other = get_user(session, make_account(instance, "bea", "investigator").username)
+        record_audit(session, desk=desk, user=other, action="viewed", details={"case": 7})
+
+    def rows(query: str) -> list[tuple[str, str, str]]:
+        page = client.get(f"/desks/drc-minerals/audit?{query}")
+        assert page.status_code == 200
+        found = re.findall(
+            r"<tr><td>\d+</td><td>[^<]*</td><td>([^<]*)</td><td>([^<]*)</td><td><code>([^<]*)",
+            page.get_data(as_text=True),
+        )
+        return [(who, what, html.unescape(details)) for who, what, details in found]
+
+    everything = rows("")
+    assert len(everything) == len(audit_actions(instance))
+    assert {who for who, _, _ in rows("actor=bea")} == {"user:bea"}
+    assert {who for who, _, _ in rows(f"actor={staff.account.username}")} == {
+        f"user:{staff.account.username}"
+    }
+    mentions = rows(f"q={receipts[1]}")
+    assert mentions
+    assert all(receipts[1] in details for _, _, details in mentions)
+    assert all(receipts[0] not in details for _, _, details in mentions)
+    today = current_hour().date()
+    assert len(rows(f"from={today}&to={today}")) == len(everything)
+    assert rows(f"from={today + dt.timedelta(days=1)}") == []
+    assert rows(f"to={today - dt.timedelta(days=1)}") == []
+    assert rows("actor=bea&action=downloaded") == []
+    for bad in ("from=yesterday", "to=2026-13-01", "before=-1", "before=x", "q=" + "x" * 201):
+        assert client.get(f"/desks/drc-minerals/audit?{bad}").status_code == 400, bad
+
+
+def test_audit_page_pages_through_a_long_trail_once_each(
+    staff: Staff, instance: Instance, investigator: StaffAccount
+) -> None:
+    with transaction(instance.sessions) as session:
+        desk = get_desk(session, "drc-minerals")
+        user = get_user(session, investigator.username)
+        for number in range(AUDIT_PAGE_SIZE + 30):
+            record_audit(session, desk=desk, user=user, action="viewed", details={"n": number})
+    staff.log_in()
+    seen: list[int] = []
+    path: str | None = "/desks/drc-minerals/audit?action=viewed"
+    while path is not None:
+        page = staff.client.get(path).get_data(as_text=True)
+        seen += [int(n) for n in re.findall(r"<tr><td>(\d+)</td>", page)]
+        older = re.search(r'<a rel="next" href="([^"]+)"', page)
+        path = html.unescape(older.group(1)) if older else None
+        if path is not None:
+            assert "action=viewed" in path  # the filters travel with the page
+    total = len(audit_actions(instance))
+    assert seen == sorted(seen, reverse=True)
+    assert len(seen) == len(set(seen))
+    assert len([a for _, a in audit_actions(instance) if a == "viewed"]) == len(seen)
+    assert total >= AUDIT_PAGE_SIZE + 30

@@ -18,6 +18,7 @@ from sqlalchemy import select
 
 from casework import cases
 from casework.errors import InvalidCaseField
+from casework.inbox import InboxFilters, inbox_page
 from casework.models import Case, CaseEvidence, CaseMerge, CaseNote, CaseStatus
 from crypto.keys import BoxKeyPair
 from crypto.sealing import seal
@@ -31,6 +32,7 @@ from filon.instance import Instance
 from filon.models import (
     CleaningStatus,
     CustodyEvent,
+    Desk,
     DeskMembership,
     Evidence,
     Role,
@@ -239,6 +241,18 @@ def test_merge_moves_submissions_labels_notes_and_evidence(
         assert stored is not None
         assert stored.case_id == target
         assert NOTE.encode() not in stored.sealed_text  # moved, still sealed
+        # The inbox finds the merged-in submission by the labels the target gained.
+        desk_slug = session.scalar(
+            select(Desk.slug).join(Case, Case.desk_id == Desk.id).where(Case.id == target)
+        )
+        assert desk_slug is not None
+        found = inbox_page(
+            session,
+            user=user(session),
+            slug=desk_slug,
+            filters=InboxFilters(tag="convoys", mineral="coltan", risk="armed_groups"),
+        )
+        assert sorted(row.reference for row in found.rows) == sorted(receipts)
     merged_events = [d for a, d in audit_events(instance) if a.startswith("case_merged")]
     assert merged_events == [
         {
@@ -272,6 +286,7 @@ def test_a_merged_case_is_closed_to_changes(instance: Instance, receipts: list[s
         lambda s: cases.link_evidence(
             s, user=user(s), case_id=merged, reference=receipts[0], number=1, comment=""
         ),
+        lambda s: cases.add_submissions(s, user=user(s), case_id=merged, references=receipts[:1]),
     ]
     for refuse in refusals:
         with (

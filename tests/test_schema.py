@@ -270,7 +270,6 @@ def test_upgrade_from_0005_keeps_cases_and_adds_evidence_links_and_merges(engine
             )
     schema.upgrade(engine, "0006")
     assert schema.current_revision(engine) == "0006"
-    assert schema.head_revision() == "0006"
     with engine.begin() as connection:
         assert connection.execute(text("SELECT title FROM cases ORDER BY id")).scalars().all() == [
             "Coltan",
@@ -302,3 +301,65 @@ def test_upgrade_from_0005_keeps_cases_and_adds_evidence_links_and_merges(engine
         connection.execute(text("DELETE FROM submissions"))
         # Destroying a submission (retention) removes its files' links.
         assert connection.execute(text("SELECT count(*) FROM case_evidence")).scalar() == 0
+
+
+def test_upgrade_from_0006_backfills_case_labels_and_adds_saved_searches(engine: Engine) -> None:
+    """0007 copies each case's tags, minerals and risks into case_labels, folded, one row each."""
+    schema.upgrade(engine, "0006")
+    with engine.begin() as connection:
+        insert_desk(connection)
+        connection.execute(
+            text(
+                "INSERT INTO users (username, role, password_hash, public_key, wrapped_private_key,"
+                " totp_secret, active, created_day) VALUES ('ana', 'investigator', 'h', :pk,"
+                " :wrapped, 'JBSWY3DPEHPK3PXP', true, '2026-11-01')"
+            ),
+            {"pk": b"\x01" * 32, "wrapped": b"\x02" * 90},
+        )
+        for title, tags, minerals, risks in [
+            ("Rubaya", '["Rubaya", " north-kivu ", "rubaya"]', '["Coltan"]', '["taxes"]'),
+            ("Empty", "[]", "[]", "[]"),
+        ]:
+            connection.execute(
+                text(
+                    "INSERT INTO cases (desk_id, title, status, priority, summary, minerals,"
+                    " risk_categories, tags, created_hour, updated_hour) SELECT id, :title,"
+                    " 'new', 'high', '', :minerals, :risks, :tags, '2026-11-22 10:00:00',"
+                    " '2026-11-22 10:00:00' FROM desks"
+                ),
+                {"title": title, "tags": tags, "minerals": minerals, "risks": risks},
+            )
+    schema.upgrade(engine, "0007")
+    assert schema.current_revision(engine) == "0007"
+    with engine.begin() as connection:
+        labels = connection.execute(
+            text(
+                "SELECT cases.title, kind, value FROM case_labels JOIN cases"
+                " ON cases.id = case_labels.case_id ORDER BY kind, value"
+            )
+        ).all()
+        assert [tuple(row) for row in labels] == [
+            ("Rubaya", "mineral", "coltan"),
+            ("Rubaya", "risk", "taxes"),
+            ("Rubaya", "tag", "north-kivu"),
+            ("Rubaya", "tag", "rubaya"),
+        ]
+        # The kind CHECK holds on both databases.
+        with pytest.raises(IntegrityError), connection.begin_nested():
+            connection.execute(text("UPDATE case_labels SET kind = 'colour'"))
+        insert_search = text(
+            "INSERT INTO saved_searches (user_id, desk_id, name, query, created_hour)"
+            " SELECT users.id, desks.id, 'Urgent coltan', 'mineral=coltan&priority=urgent',"
+            " '2026-11-22 10:00:00' FROM users, desks"
+        )
+        connection.execute(insert_search)
+        # A user's search names are unique per desk.
+        with pytest.raises(IntegrityError), connection.begin_nested():
+            connection.execute(insert_search)
+        connection.execute(text("DELETE FROM cases WHERE title = 'Rubaya'"))
+        connection.execute(text("DELETE FROM users"))
+        # Labels go with their case, saved searches with their owner.
+        assert connection.execute(text("SELECT count(*) FROM case_labels")).scalar() == 0
+        assert connection.execute(text("SELECT count(*) FROM saved_searches")).scalar() == 0
+    indexes = {i["name"] for i in inspect(engine).get_indexes("submissions")}
+    assert {"ix_submissions_desk_received", "ix_submissions_desk_status_received"} <= indexes

@@ -18,15 +18,30 @@ from flask.typing import ResponseReturnValue
 from werkzeug.datastructures import CombinedMultiDict
 
 from casework import cases, filing, reading
-from casework.audit import audit_page
+from casework.audit import AuditFilters, InvalidAuditFilter, audit_page
+from casework.bulk import SETTABLE
 from casework.forms import (
+    BulkActionForm,
     CaseCreateForm,
+    DeleteSearchForm,
     EvidenceLinkForm,
     FileOnBehalfForm,
     LogoutForm,
     ReplyForm,
+    SavedSearchForm,
 )
-from casework.inbox import inbox_page, member_desks
+from casework.inbox import (
+    Cursor,
+    InboxFilters,
+    InvalidFilter,
+    desk_labels,
+    desk_members,
+    inbox_page,
+    member_desks,
+    saved_searches,
+)
+from casework.models import CasePriority
+from casework.risks import RISK_CATEGORIES
 from casework.sessions import ActiveSession
 from casework.web import has_nul, has_nul_values, instance, login_required, parses_own_body, ports
 from crypto.keys import b64encode, fingerprint, format_fingerprint
@@ -35,10 +50,6 @@ from filon.errors import RefusedInput
 from filon.models import SubmissionStatus
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
-
-# 50 million submissions: a page past this is a bad request, not an offset that overflows
-# the database's integer (a 500).
-MAX_PAGE = 1_000_000
 
 bp = Blueprint("desks", __name__, static_folder=STATIC, static_url_path="/static")
 
@@ -62,29 +73,52 @@ def home(staff: ActiveSession) -> ResponseReturnValue:
 @bp.get("/desks/<slug>")
 @login_required
 def inbox(staff: ActiveSession, slug: str) -> ResponseReturnValue:
-    """A desk's submissions, newest first."""
-    page = request.args.get("page", 0, type=int) or 0
-    if page > MAX_PAGE:
-        abort(400)
-    wanted = request.args.get("status") or None
-    if wanted is not None and wanted not in {s.value for s in SubmissionStatus}:
-        abort(400)
-    status = SubmissionStatus(wanted) if wanted else None
-    with transaction(instance().sessions) as session:
-        listing = inbox_page(session, user=staff.user, slug=slug, page=page, status=status)
-        desks = member_desks(session, staff.user)
+    """A desk's submissions, newest first, filtered and searched, a page at a time."""
+    try:
+        filters = InboxFilters.from_args(request.args)
+        before, after = (
+            Cursor.parse(token) if (token := request.args.get(name)) else None
+            for name in ("before", "after")
+        )
+        with transaction(instance().sessions) as session:
+            listing = inbox_page(
+                session, user=staff.user, slug=slug, filters=filters, before=before, after=after
+            )
+            desks = member_desks(session, staff.user)
+            members = desk_members(session, listing.desk)
+            labels = desk_labels(session, listing.desk)
+            searches = saved_searches(session, user=staff.user, desk=listing.desk)
+    except InvalidFilter as exc:
+        abort(400, description=str(exc))
+    query = filters.query_string()
     return _render(
-        "casework/inbox.html", staff, listing=listing, desks=desks, statuses=list(SubmissionStatus)
+        "casework/inbox.html",
+        staff,
+        listing=listing,
+        desks=desks,
+        members=members,
+        labels=labels,
+        searches=searches,
+        statuses=list(SubmissionStatus),
+        priorities=list(CasePriority),
+        risks=RISK_CATEGORIES,
+        settable=SETTABLE,
+        bulk_form=BulkActionForm(back=query),
+        search_form=SavedSearchForm(query=query),
+        delete_form=DeleteSearchForm(),
     )
 
 
 @bp.get("/desks/<slug>/audit")
 @login_required
 def audit_trail(staff: ActiveSession, slug: str) -> ResponseReturnValue:
-    """The desk's audit trail, checked link by link, optionally of one action."""
-    action = request.args.get("action") or None
+    """The desk's audit trail, checked link by link, filtered and paged newest first."""
+    try:
+        filters = AuditFilters.from_args(request.args)
+    except InvalidAuditFilter as exc:
+        abort(400, description=str(exc))
     with transaction(instance().sessions) as session:
-        trail = audit_page(session, user=staff.user, slug=slug, action=action)
+        trail = audit_page(session, user=staff.user, slug=slug, filters=filters)
     return _render("casework/audit.html", staff, trail=trail)
 
 
