@@ -26,7 +26,7 @@ from werkzeug.datastructures import FileStorage, MultiDict
 from werkzeug.test import TestResponse, encode_multipart
 from werkzeug.wrappers import Request
 
-from casework import cases
+from casework import cases, inbox
 from casework.models import Case, CaseNote
 from casework.sessions import COOKIE_NAME, encode_cookie
 from casework.views.auth import LOGIN_FAILED
@@ -69,6 +69,7 @@ class World:
     case_id: int  # on drc-minerals, from refs[0], with NOTE
     spare_id: int  # on drc-minerals, from refs[0], with refs[0]'s photo linked (link_id)
     link_id: int
+    search_id: int  # the investigator's saved search on drc-minerals
     other_case_id: int  # on other-desk
     codename: str  # the source of refs[0]
     accounts: dict[str, StaffAccount] = field(default_factory=dict)
@@ -140,7 +141,11 @@ def world(instance: Instance, investigator: StaffAccount) -> World:
             number=1,
             comment="",
         )
+        search = inbox.save_search(
+            session, user=owner, slug=DESK, name="New ones", query="status=new"
+        )
         case_id, other_case_id, spare_id, link_id = case.id, other_case.id, spare.id, link.id
+        search_id = search.id
     assert outcomes[0].codename is not None
     return World(
         refs=[o.receipt for o in outcomes],
@@ -148,6 +153,7 @@ def world(instance: Instance, investigator: StaffAccount) -> World:
         case_id=case_id,
         spare_id=spare_id,
         link_id=link_id,
+        search_id=search_id,
         other_case_id=other_case_id,
         codename=outcomes[0].codename,
         accounts=accounts,
@@ -197,6 +203,15 @@ CALLS: dict[tuple[str, str], Call] = {
     ("desks.home", "GET"): Call("/"),
     ("desks.inbox", "GET"): Call(f"/desks/{DESK}"),
     ("desks.audit_trail", "GET"): Call(f"/desks/{DESK}/audit"),
+    # The inbox's selection and saved searches (before the case from {ref2} attaches it).
+    ("inbox.selection", "POST"): Call(
+        f"/desks/{DESK}/selection",
+        (("submission", "{ref2}"), ("action", "status"), ("status", "read"), ("back", "")),
+    ),
+    ("inbox.save_search", "POST"): Call(
+        f"/desks/{DESK}/searches", (("name", "Read ones"), ("query", "status=read"))
+    ),
+    ("inbox.delete_search", "POST"): Call(f"/desks/{DESK}/searches/{{search}}/delete"),
     ("desks.submission", "GET"): Call("/submissions/{ref}"),
     ("desks.download", "GET"): Call("/submissions/{ref}/files/1"),
     ("desks.preview", "GET"): Call("/submissions/{ref}/files/1/preview"),
@@ -314,6 +329,12 @@ def desk_outcomes(role: str) -> dict[tuple[str, str], Outcome]:
         ("desks.home", "GET"): (303, f"/desks/{DESK}"),
         ("desks.inbox", "GET"): (200, None),
         ("desks.audit_trail", "GET"): (200, None),
+        ("inbox.selection", "POST"): (303, f"/desks/{DESK}"),
+        ("inbox.save_search", "POST"): (303, f"/desks/{DESK}?status=read"),
+        # A saved search is its owner's alone: another member finds none.
+        ("inbox.delete_search", "POST"): (303, f"/desks/{DESK}")
+        if role == "investigator of the desk"
+        else (404, None),
         ("desks.submission", "GET"): (200, None),
         ("desks.download", "GET"): (200, None),
         ("desks.preview", "GET"): (200, None),
@@ -364,6 +385,9 @@ AUDITED = {
     ("cases.status", "POST"): ["case_status"],
     ("cases.update", "POST"): ["case_updated"],
     ("cases.note", "POST"): ["case_note"],
+    ("inbox.selection", "POST"): ["submissions_status"],
+    ("inbox.save_search", "POST"): [],  # a saved search is the user's own, not desk content
+    ("inbox.delete_search", "POST"): [],
     ("desks.preview", "GET"): ["previewed"],
     ("desks.file_submit", "POST"): ["filed_on_behalf"],
     ("cases.link_evidence", "POST"): ["case_evidence_linked"],
@@ -455,6 +479,7 @@ def fill(text: str, world: World, **more: object) -> str:
         case=world.case_id,
         spare=world.spare_id,
         link=world.link_id,
+        search=world.search_id,
         **more,
     )
 
@@ -549,7 +574,7 @@ def test_route_role_matrix(
                 assert secret not in body, (cell, secret)
         if status == 200:
             check_content(key, response, body, instance, world)
-        if role in MEMBERS and key in AUDITED:
+        if role in MEMBERS and key in AUDITED and status < 400:
             assert audit_actions(instance) == trail + AUDITED[key], cell
         else:
             # Refused, or only read: the record and the blob store are exactly as they were.
@@ -657,8 +682,8 @@ BAD_GETS = [
     ("/cases/99999999999999999999999", 404),
     ("/submissions/{ref}/files/99999999999999999999999", 404),
     ("/submissions/{ref}/files/0", 404),
-    (f"/desks/{DESK}?page=99999999999999999999999", 400),
-    (f"/desks/{DESK}?page=-3", 200),
+    (f"/desks/{DESK}?before=not-a-cursor", 400),
+    (f"/desks/{DESK}?after=99999999999999999999999", 400),
     (f"/desks/{DESK}?status=bogus", 400),
     ("/submissions/%00", 400),
     ("/desks/%00", 400),
