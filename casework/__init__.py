@@ -10,6 +10,7 @@ from casework.errors import PortsMissing
 from casework.views import account, admin, auth, desks
 from casework.views import cases as case_views  # not `cases`: that is the service module
 from casework.views import inbox as inbox_views  # not `inbox`: that is the service module
+from casework.web import RecordId, own_secret, refuse_nul_characters
 from filon.errors import NotFound
 from filon.instance import Instance
 from filon.ports import EXTENSION, CaseworkPorts
@@ -30,10 +31,12 @@ def create_app(
     by its sandboxed worker), given by the composition root; without it those two features
     answer 503 and everything else works.
     """
-    app = make_app(__name__, instance or Instance.open(settings))
+    instance = instance or Instance.open(settings)
+    app = make_app(__name__, instance)
     if ports is not None:
         app.extensions[EXTENSION] = ports
     app.config.update(
+        SECRET_KEY=own_secret(instance.keyring.app_secret()),
         # Flask's own cookie carries only the CSRF token; it gets the same protections as
         # the session cookie, under its own name.
         SESSION_COOKIE_NAME="__Host-filon-csrf",
@@ -41,6 +44,8 @@ def create_app(
         SESSION_COOKIE_PATH="/",
         WTF_CSRF_TIME_LIMIT=CSRF_TIME_LIMIT,
     )
+    app.url_map.converters["int"] = RecordId  # before any rule is made with it
+    app.before_request(refuse_nul_characters)
     app.register_blueprint(auth.bp)
     app.register_blueprint(desks.bp)
     app.register_blueprint(case_views.bp)

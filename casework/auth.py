@@ -102,6 +102,8 @@ def check_password(session: Session, *, username: str, password: str) -> User:
 def matching_step(secret: str, code: str, *, now: dt.datetime | None = None) -> int:
     """The time step whose code ``code`` is, within the allowed drift, or :class:`BadCode`."""
     code = code.strip().replace(" ", "")
+    if not code.isascii():  # hmac.compare_digest raises on non-ASCII text: say "wrong" instead
+        raise BadCode("the code is not valid now")
     totp = pyotp.TOTP(secret, interval=TOTP_PERIOD)
     current = totp_step(now)
     for step in range(current - TOTP_DRIFT_STEPS, current + TOTP_DRIFT_STEPS + 1):

@@ -3,26 +3,97 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+import hashlib
+import hmac
+from collections.abc import Callable, Iterable
 from typing import Any
 
-from flask import current_app, redirect, request, url_for
+from flask import abort, current_app, redirect, request, url_for
 from flask.typing import ResponseReturnValue
+from werkzeug.datastructures import MultiDict
+from werkzeug.routing import IntegerConverter, Map
 from werkzeug.wrappers import Response
 
 from casework.errors import PortsMissing, SessionExpired, SessionInvalid, SessionMissing
 from casework.sessions import COOKIE_NAME, ActiveSession, end_session, resume_session
 from filon.db import transaction
+from filon.errors import NotFound
 from filon.instance import Instance
 from filon.ports import EXTENSION, CaseworkPorts
 
 StaffView = Callable[..., ResponseReturnValue]
+
+# The largest value of a PostgreSQL ``integer`` column, the type of every record id.
+MAX_RECORD_ID = 2**31 - 1
+
+
+class RecordId(IntegerConverter):
+    """``<int:...>`` in a casework URL: an id a database column can hold, or no match (404).
+
+    Werkzeug's own accepts any number of digits, and a number past the column's range made
+    the database raise (a 500) instead of finding nothing.
+    """
+
+    def __init__(self, url_map: Map, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("max", MAX_RECORD_ID)
+        super().__init__(url_map, *args, **kwargs)
+
+
+def record_id(value: int) -> int:
+    """A record id typed into a form, or :class:`NotFound` past what a column can hold."""
+    if not 0 < value <= MAX_RECORD_ID:
+        raise NotFound(f"no record has the id {value}")
+    return value
+
+
+def refuse_nul_characters() -> None:
+    """Answer 400 to a request whose path, query or URL-encoded form holds a NUL character.
+
+    No slug, receipt, name, title or message has one, and PostgreSQL text cannot hold one:
+    let through, it made the database raise (a 500) before any check could say no.
+    A multipart body is left alone: parsing it here would spool its files to disk before the
+    view's own sealing parser could see them. So is any body of a view marked with
+    :func:`parses_own_body`: once read here, it would reach that view empty.
+    """
+    values = [request.path, *has_nul_values(request.args)]
+    view = current_app.view_functions.get(request.endpoint or "")
+    own_parser = getattr(view, "parses_own_body", False)
+    if request.mimetype == "application/x-www-form-urlencoded" and not own_parser:
+        values += has_nul_values(request.form)
+    if has_nul(values):
+        abort(400)
+
+
+def parses_own_body(view: StaffView) -> StaffView:
+    """Mark a view that reads the request body itself: no check may read it first."""
+    view.parses_own_body = True  # type: ignore[attr-defined]
+    return view
+
+
+def has_nul_values(data: MultiDict[str, str]) -> list[str]:
+    """Every key and value of a form or query."""
+    return [text for key, values in data.lists() for text in (key, *values)]
+
+
+def has_nul(values: Iterable[str]) -> bool:
+    """Whether any of ``values`` holds a NUL character (refused: PostgreSQL cannot store it)."""
+    return any("\x00" in value for value in values)
 
 
 def instance() -> Instance:
     """The instance this app serves."""
     found: Instance = current_app.extensions["filon"]
     return found
+
+
+def own_secret(app_secret: bytes) -> bytes:
+    """The casework's key for signing cookies and CSRF tokens, derived for it alone.
+
+    The intake signs its cookies with the instance's app secret: if the casework used the
+    same key, a cookie and CSRF token any anonymous visitor gets from the intake would be
+    valid here too (DESIGN.md §2: two apps, each with cookies of its own).
+    """
+    return hmac.new(app_secret, b"filon casework signing key", hashlib.sha256).digest()
 
 
 def ports() -> CaseworkPorts:

@@ -83,7 +83,7 @@ def change_password(staff: ActiveSession) -> ResponseReturnValue:
 def step_up(staff: ActiveSession) -> ResponseReturnValue:
     """Re-enter password and code; on success, back to the page that asked (same site only)."""
     form = StepUpForm()
-    if request.method == "GET":
+    if request.method != "POST":  # GET, and HEAD (Flask answers it with this view)
         form.next.data = safe_next(request.args.get("next"))
         return _render("casework/stepup.html", staff, form=form)
     if not form.validate_on_submit():

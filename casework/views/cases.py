@@ -22,7 +22,7 @@ from casework.forms import (
 from casework.models import CasePriority, CaseStatus
 from casework.risks import RISK_CATEGORIES
 from casework.sessions import ActiveSession
-from casework.web import instance, login_required
+from casework.web import instance, login_required, record_id
 from filon.db import transaction
 from filon.errors import FilonError
 
@@ -159,7 +159,7 @@ def merge(staff: ActiveSession, case_id: int) -> ResponseReturnValue:
             user=staff.user,
             user_key=staff.user_key,
             case_id=case_id,
-            into_id=form.into.data,
+            into_id=record_id(form.into.data),
         )
     return _to_case(target.id)
 
@@ -175,7 +175,7 @@ def link_evidence(staff: ActiveSession, reference: str, number: int) -> Response
         link = cases.link_evidence(
             session,
             user=staff.user,
-            case_id=form.case.data,
+            case_id=record_id(form.case.data),
             reference=reference,
             number=number,
             comment=form.comment.data or "",

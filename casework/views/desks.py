@@ -43,7 +43,7 @@ from casework.inbox import (
 from casework.models import CasePriority
 from casework.risks import RISK_CATEGORIES
 from casework.sessions import ActiveSession
-from casework.web import instance, login_required, ports
+from casework.web import has_nul, has_nul_values, instance, login_required, parses_own_body, ports
 from crypto.keys import b64encode, fingerprint, format_fingerprint
 from filon.db import transaction
 from filon.errors import RefusedInput
@@ -234,6 +234,7 @@ def file_form(staff: ActiveSession) -> ResponseReturnValue:
 
 
 @bp.post("/file")
+@parses_own_body  # its files are sealed as they arrive: nothing may parse the body before
 @login_required
 def file_submit(staff: ActiveSession) -> ResponseReturnValue:
     """File on a source's behalf: files sealed as they arrive, then the intake's pipeline."""
@@ -244,6 +245,8 @@ def file_submit(staff: ActiveSession) -> ResponseReturnValue:
         max_bytes=filon.settings.max_file_bytes * 2,
         max_files=intake.limits.max_files,
     ) as parsed:
+        if has_nul(has_nul_values(parsed.form)):  # see casework.web.refuse_nul_characters
+            abort(400)
         # The body was read by our own parser: every form here gets its data explicitly.
         form = FileOnBehalfForm(formdata=CombinedMultiDict([parsed.form, parsed.files]))
         with transaction(filon.sessions) as session:

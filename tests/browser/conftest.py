@@ -10,10 +10,12 @@ Playwright never downloads a browser here: it drives ``/usr/bin/chromium`` (Debi
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from flask import Flask
 from playwright.sync_api import Browser, BrowserContext, Playwright, sync_playwright
 
 from tests.browser.chromium import CHROMIUM, CHROMIUM_ARGS
@@ -96,3 +98,39 @@ def nojs_source(
 ) -> Source:
     """A source using a browser with JavaScript off."""
     return Source(nojs_context.new_page(), live_intake, javascript=False)
+
+
+@pytest.fixture
+def live_casework(casework_app: Flask) -> Iterator[str]:
+    """The casework app served as ``filon serve`` serves it, on a free localhost port.
+
+    Plain HTTP on localhost: Chromium counts localhost as a secure origin, so it keeps the
+    casework's ``__Host-``, Secure cookies as it would over HTTPS or an onion service.
+    """
+    from filon.serve import Listener, bind
+
+    server = bind(Listener("casework", casework_app, "127.0.0.1", 0), threads=4)
+    thread = threading.Thread(target=server.serve, daemon=True)
+    thread.start()
+    try:
+        yield f"http://localhost:{server.bind_addr[1]}"
+    finally:
+        server.stop()
+        thread.join(timeout=10)
+
+
+@pytest.fixture
+def staff_context(browser: Browser, live_casework: str) -> Iterator[BrowserContext]:
+    """A staff member's browser profile on the casework, with JavaScript on."""
+    made = browser.new_context(base_url=live_casework, locale="en-GB")
+    made.set_default_timeout(30_000)
+    yield made
+    made.close()
+
+
+@pytest.fixture
+def fresh_context(browser: Browser, live_intake: str) -> Iterator[BrowserContext]:
+    """A second, fresh browser profile on the intake (a source back another day)."""
+    made = _context(browser, live_intake, javascript=True)
+    yield made
+    made.close()
