@@ -1,7 +1,7 @@
-"""The casework's inbox, submission view, downloads and replies: who may see what.
+"""The casework's inbox, submission view, downloads, replies and audit page.
 
-Every casework route is tried by every kind of person; what a role may not see, no route
-serves. Access is cryptographic: the desk key reaches only members, sealed to their key.
+Who may use which route is in tests/test_casework_access.py (every route × every role), and
+what a copy of the data opens without a live session in tests/test_at_rest.py.
 """
 
 from __future__ import annotations
@@ -11,28 +11,18 @@ import hashlib
 import html
 import json
 import re
-from dataclasses import dataclass
-from typing import Any
 
-import nacl.exceptions
-import nacl.secret
 import pytest
-from flask import Flask
-from flask.testing import FlaskClient
-from sqlalchemy import LargeBinary, String, func, select, update
+from sqlalchemy import select, update
 
 from casework.audit import AUDIT_PAGE_SIZE, record_audit
-from casework.models import StaffSession
-from casework.sessions import COOKIE_NAME, encode_cookie
-from crypto.errors import CryptoFailure, StreamError, WrongPassword
-from crypto.kdf import unwrap_key
 from crypto.keys import BoxKeyPair
 from crypto.sealing import open_sealed
 from filon.accounts import get_user, open_desk_key, unlock_user_key
-from filon.db import Base, current_hour, transaction
-from filon.desks import create_desk, get_desk
+from filon.db import current_hour, transaction
+from filon.desks import get_desk
 from filon.instance import Instance
-from filon.models import CustodyEvent, Desk, Reply, Source, Submission, User
+from filon.models import CustodyEvent, Reply, Source, Submission, User
 from intake.demo import SAMPLES, seed_submissions
 from tests.conftest import Staff, StaffAccount, csrf_token, make_account
 
@@ -65,152 +55,6 @@ def member_key(instance: Instance, account: StaffAccount, slug: str) -> BoxKeyPa
             user=user,
             user_key=unlock_user_key(user, account.password),
         )
-
-
-# -- the route × role matrix ----------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Route:
-    name: str
-    method: str
-    path: str  # {ref} is the first receipt; case 1 is the one "create case" makes
-    data: tuple[tuple[str, str], ...] = (("text", "Thank you, we are looking into it."),)
-
-
-ROUTES = [
-    Route("sign-in page", "GET", "/login"),
-    Route("style sheet", "GET", "/static/casework/casework.css"),
-    Route("home", "GET", "/"),
-    Route("inbox", "GET", "/desks/drc-minerals"),
-    Route("inbox page 2", "GET", "/desks/drc-minerals?page=1"),
-    Route("inbox, new only", "GET", "/desks/drc-minerals?status=new"),
-    Route("audit trail", "GET", "/desks/drc-minerals/audit"),
-    Route("submission", "GET", "/submissions/{ref}"),
-    Route("download", "GET", "/submissions/{ref}/files/1"),
-    Route("reply", "POST", "/submissions/{ref}/replies"),
-    Route("create case", "POST", "/submissions/{ref}/case", (("title", "Rubaya levies"),)),
-    Route("cases", "GET", "/desks/drc-minerals/cases"),
-    Route("case", "GET", "/cases/1"),
-    Route("case status", "POST", "/cases/1/status", (("status", "triage"),)),
-    Route(
-        "case fields",
-        "POST",
-        "/cases/1",
-        (("title", "Rubaya levies"), ("priority", "high"), ("risk_categories", "taxes")),
-    ),
-    Route("case note", "POST", "/cases/1/notes"),
-    Route("sign-out", "POST", "/logout"),  # last: it ends the session
-]
-PUBLIC = {"sign-in page": (200, None), "style sheet": (200, None), "sign-out": (303, "/login")}
-PRIVATE = [r for r in ROUTES if r.name not in PUBLIC]
-
-# What each role gets: a status, and for a redirect where it leads.
-EXPECTED: dict[str, dict[str, tuple[int, str | None]]] = {
-    "no session": {**PUBLIC, **{r.name: (303, "/login") for r in PRIVATE}},
-    "journalist without membership": {
-        **PUBLIC,
-        **{r.name: (404, None) for r in PRIVATE},
-        "home": (200, None),
-    },
-    "investigator of another desk": {
-        **PUBLIC,
-        **{r.name: (404, None) for r in PRIVATE},
-        "home": (303, f"/desks/{OTHER_DESK}"),
-    },
-    "admin without membership": {
-        **PUBLIC,
-        **{r.name: (404, None) for r in PRIVATE},
-        "home": (200, None),
-    },
-    "investigator of the desk": {
-        **PUBLIC,
-        "home": (303, "/desks/drc-minerals"),
-        "inbox": (200, None),
-        "inbox page 2": (200, None),
-        "inbox, new only": (200, None),
-        "audit trail": (200, None),
-        "submission": (200, None),
-        "download": (200, None),
-        "reply": (303, None),
-        "create case": (303, "/cases/1"),
-        "cases": (200, None),
-        "case": (200, None),
-        "case status": (303, "/cases/1"),
-        "case fields": (303, "/cases/1"),
-        "case note": (303, "/cases/1"),
-    },
-}
-
-
-def signed_in_client(
-    role: str, instance: Instance, casework_app: Flask, investigator: StaffAccount
-) -> FlaskClient:
-    client = casework_app.test_client()
-    if role == "no session":
-        return client
-    if role == "investigator of the desk":
-        account = investigator
-    elif role == "investigator of another desk":
-        account = make_account(instance, "outsider", "investigator")
-        with transaction(instance.sessions) as session:
-            outsider = get_user(session, "outsider")
-            create_desk(
-                session,
-                slug=OTHER_DESK,
-                name="Other desk",
-                recovery_public_key=instance.settings.recovery_public_key,
-                members=[(outsider, True)],
-            )
-    elif role == "journalist without membership":
-        account = make_account(instance, "journalist", "journalist")
-    else:
-        account = make_account(instance, "admin", "admin")
-    assert Staff(client, account).log_in().status_code == 303
-    return client
-
-
-@pytest.mark.parametrize("role", list(EXPECTED))
-def test_route_role_matrix(
-    role: str,
-    instance: Instance,
-    casework_app: Flask,
-    investigator: StaffAccount,
-    receipts: list[str],
-) -> None:
-    client = signed_in_client(role, instance, casework_app, investigator)
-    for route in ROUTES:
-        path = route.path.format(ref=receipts[0])
-        if route.method == "POST":
-            data = {"csrf_token": csrf_token(client), **dict(route.data)}
-            response = client.post(path, data=data)
-        else:
-            response = client.get(path)
-        status, location = EXPECTED[role][route.name]
-        assert response.status_code == status, (role, route.name)
-        if location is not None:
-            assert response.headers["Location"] == location, (role, route.name)
-        body = response.get_data()
-        response.close()
-        if role != "investigator of the desk":
-            assert REPORT.encode() not in body
-            assert receipts[0].encode() not in body
-    with instance.sessions() as session:  # sign-out ended every session of this browser
-        assert session.scalar(select(func.count()).select_from(StaffSession)) == 0
-    members_events = audit_actions(instance)
-    if role == "investigator of the desk":
-        assert members_events == [
-            ("user:investigator", "viewed"),
-            ("user:investigator", "downloaded"),
-            ("user:investigator", "replied"),
-            ("user:investigator", "case_created"),
-            ("user:investigator", "case_viewed"),
-            ("user:investigator", "case_status"),
-            ("user:investigator", "case_updated"),
-            ("user:investigator", "case_note"),
-        ]
-    else:
-        assert members_events == []  # nothing was opened, so nothing to audit
 
 
 # -- inbox ----------------------------------------------------------------------------------------
@@ -336,73 +180,6 @@ def test_audit_trail_is_hash_chained(staff: Staff, instance: Instance, receipts:
         events = audit_trail(session, get_desk(session, "drc-minerals"))
     assert [e.seq for e in events] == [0, 1]
     assert events[1].prev_hash == events[0].hash
-
-
-# -- a copy of the database and blob store, without a live cookie ---------------------------------
-
-
-def _everything_at_rest(instance: Instance) -> list[Any]:
-    values: list[Any] = []
-    with instance.sessions() as session:
-        for table in Base.metadata.sorted_tables:
-            columns = [c for c in table.columns if isinstance(c.type, LargeBinary | String)]
-            for row in session.execute(select(*columns)) if columns else []:
-                values.extend(v for v in row if v is not None)
-    return values
-
-
-def _candidate_keys(instance: Instance) -> set[bytes]:
-    candidates: set[bytes] = set()
-    for value in _everything_at_rest(instance):
-        if isinstance(value, str):
-            if re.fullmatch(r"[0-9a-f]{64}", value):
-                candidates.add(bytes.fromhex(value))
-            continue
-        if len(value) >= 32:
-            candidates.update({value[:32], value[-32:]})
-    for blob_id in instance.store.ids():
-        raw = instance.store.path(blob_id).read_bytes()
-        candidates.update({raw[4:36], raw[-32:]})
-    return candidates
-
-
-def test_a_stolen_database_and_blob_store_open_nothing(
-    staff: Staff, instance: Instance, casework_app: Flask, receipts: list[str]
-) -> None:
-    staff.log_in()  # a live session row is part of the copy; its cookie is not
-    with instance.sessions() as session:
-        users = list(session.scalars(select(User)))
-        sessions_at_rest = list(session.scalars(select(StaffSession)))
-        desks = list(session.scalars(select(Desk)))
-        sealed = [s.sealed_metadata for s in session.scalars(select(Submission))]
-        sealed += [m.sealed_desk_key for d in desks for m in d.memberships]
-        sealed += [d.sealed_for_recovery for d in desks]
-    assert sessions_at_rest
-    for user in users:  # wrapped user keys without the password
-        for guess in ("", user.username, user.totp_secret):
-            with pytest.raises(WrongPassword):
-                unwrap_key(user.wrapped_private_key, guess)
-    blob_ids = list(instance.store.ids())
-    assert blob_ids
-    candidates = _candidate_keys(instance)
-    assert len(candidates) > 20
-    for key in candidates:
-        pair = BoxKeyPair.from_private(key)
-        for envelope in sealed:
-            with pytest.raises(CryptoFailure):
-                open_sealed(envelope, pair)
-        for row in sessions_at_rest:
-            with pytest.raises(nacl.exceptions.CryptoError):
-                nacl.secret.SecretBox(key).decrypt(row.sealed_user_key)
-        for blob_id in blob_ids:
-            with pytest.raises(StreamError):
-                next(instance.store.reader(blob_id, key))
-    thief = casework_app.test_client()
-    for key in list(candidates)[:50]:  # a cookie forged from anything at rest
-        thief.set_cookie(COOKIE_NAME, encode_cookie(key))
-        assert thief.get(f"/submissions/{receipts[0]}").status_code == 303
-    with instance.sessions() as session:
-        assert session.scalar(select(func.count()).select_from(StaffSession)) == 1
 
 
 def test_opening_a_submission_marks_it_read_and_the_inbox_filters_by_status(
