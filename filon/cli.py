@@ -26,7 +26,14 @@ from filon.accounts import (
 )
 from filon.accounts import unlock_user_key as _unlock
 from filon.db import make_engine, transaction
-from filon.demo import DEMO_DESK, render_logins, saved_logins, seed_demo
+from filon.demo import (
+    DEMO_DESK,
+    render_logins,
+    render_samples,
+    save_demo_text,
+    saved_logins,
+    seed_demo,
+)
 from filon.desks import create_desk, get_desk, open_desk_key_with_recovery
 from filon.errors import FilonError
 from filon.instance import Instance, init_instance
@@ -108,13 +115,10 @@ def init(
         from intake.demo import seed_submissions  # noqa: PLC0415 - composition root
 
         logins = seed_demo(instance, password=demo_password)
-        receipts = seed_submissions(instance, DEMO_DESK)
-        click.echo(render_logins(logins))
-        click.echo(
-            f"sample submissions on {DEMO_DESK}: "
-            + ", ".join(outcome.receipt for outcome in receipts)
-            + "\n"
-        )
+        outcomes = seed_submissions(instance, DEMO_DESK)
+        text = render_logins(logins) + render_samples([(o.receipt, o.codename) for o in outcomes])
+        save_demo_text(instance.settings.instance_dir, text)
+        click.echo(text)
     instance.close()
 
 

@@ -6,6 +6,7 @@ real importers and the real intake pipeline, never straight into tables).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,7 +38,7 @@ class DemoLogin:
 
 
 def seed_demo(instance: Instance, *, password: str | None = None) -> list[DemoLogin]:
-    """Add the demo desk and accounts; write their logins to a 0600 file in the instance."""
+    """Add the demo desk and accounts; returns their logins (the caller prints and keeps them)."""
     signing = instance.keyring.signing_key()
     logins = []
     with transaction(instance.sessions) as session:
@@ -58,7 +59,6 @@ def seed_demo(instance: Instance, *, password: str | None = None) -> list[DemoLo
                 signing_key=signing,
             )
             logins.append(DemoLogin(username, role.value, new.password, new.totp_secret))
-    write_secret_file(instance.settings.instance_dir / LOGINS_FILE, render_logins(logins).encode())
     return logins
 
 
@@ -71,6 +71,22 @@ def render_logins(logins: list[DemoLogin]) -> str:
         for login in logins
     ]
     return "\n".join(lines) + "\n"
+
+
+def render_samples(samples: Sequence[tuple[str, str | None]]) -> str:
+    """The demo's sample submissions: receipt, and the codename its invented source holds.
+
+    With a codename, whoever tries the demo can play the source too: read the desk's reply
+    on the intake's "Read replies" page.
+    """
+    lines = [f"sample submissions on {DEMO_DESK} (the codename reads replies on the intake):"]
+    lines += [f"  {receipt}  codename: {codename or '-'}" for receipt, codename in samples]
+    return "\n".join(lines) + "\n"
+
+
+def save_demo_text(instance_dir: Path, text: str) -> None:
+    """Keep what ``filon init --demo`` printed in the demo instance (0600), to print again."""
+    write_secret_file(instance_dir / LOGINS_FILE, text.encode())
 
 
 def saved_logins(instance_dir: Path) -> str | None:

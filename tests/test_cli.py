@@ -234,6 +234,11 @@ def test_demo_submissions_came_through_the_pipeline(demo: tuple[Path, str], tmp_
     path, output = demo
     receipts = re.findall(r"FLN(?:-[A-Z2-7]{4}){4}", output)
     assert len(receipts) == 2
+    # Each sample's invented source has a codename, printed and kept in the demo instance,
+    # so whoever tries the demo can read the desk's replies as the source.
+    codenames = re.findall(r"FLN(?:-[A-Z2-7]{4}){4}  codename: ((?:\S+ ){7}\S+)", output)
+    assert len(codenames) == 2
+    assert all(codename in (path / "demo-logins.txt").read_text() for codename in codenames)
     result = filon(
         "open",
         receipts[0],

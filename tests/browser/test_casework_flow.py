@@ -13,7 +13,9 @@ import re
 import pytest
 from playwright.sync_api import BrowserContext, Page, expect
 
+from filon.demo import DEMO_DESK, seed_demo
 from filon.instance import Instance
+from intake.demo import seed_submissions
 from tests.browser.evidence import payload, photo_with_location
 from tests.browser.pages import Source
 from tests.conftest import DeskSetup, StaffAccount, totp_code
@@ -22,6 +24,7 @@ pytestmark = pytest.mark.browser
 
 REPORT = "Soldiers stop the trucks at the Rubaya barrier and take two sacks of each load."
 CASE_TITLE = "Levies at the Rubaya barrier"
+DEMO_PASSWORD = "demo-password-for-the-browser"
 REPLY = "Thank you. Since which day have the soldiers been at the barrier?"
 
 
@@ -124,3 +127,41 @@ def test_an_investigator_reads_opens_a_case_and_replies_and_the_source_reads_it(
     back = Source(fresh_context.new_page(), source.base_url, javascript=True)
     assert back.read_replies(sent.codename) == [REPLY]
     expect(back.page.locator("#reply-list")).to_contain_text(REPLY)
+
+
+def test_the_demo_investigator_answers_the_demo_photo_and_its_source_reads_the_reply(
+    staff_context: BrowserContext,
+    fresh_context: BrowserContext,
+    live_intake: str,
+    instance: Instance,
+) -> None:
+    # The demo exactly as `filon init --demo` makes it: its desk, accounts and samples.
+    logins = {login.username: login for login in seed_demo(instance, password=DEMO_PASSWORD)}
+    photo = seed_submissions(instance, DEMO_DESK)[0]  # the first sample carries the photo
+    assert photo.codename is not None
+    login = logins["investigator"]
+
+    staff = Investigator(
+        staff_context.new_page(), StaffAccount(login.username, login.password, login.totp_secret)
+    )
+    staff.sign_in()
+    expect(staff.page).to_have_url(re.compile(rf"/desks/{DEMO_DESK}$"))
+    staff.open_submission(photo.receipt)
+    expect(staff.page.get_by_role("main")).to_contain_text("Des hommes armés contrôlent")
+    report = staff.file_report()
+    assert "IMG_0042.jpg" in report
+    assert "Cleaning: cleaned" in report
+    for heading in ("Metadata found", "Metadata removed"):
+        listed = re.search(heading + r"\s*(.+)", report)
+        assert listed is not None, heading
+        assert "GPS position" in listed.group(1), heading
+        assert "ExampleCam" in listed.group(1), heading
+
+    staff.create_case("Armed men at the washing site")
+    expect(staff.page).to_have_url(re.compile(r"/cases/\d+$"))
+    staff.page.get_by_role("link", name=photo.receipt).click()
+    staff.reply(REPLY)
+    expect(staff.page.get_by_role("status")).to_have_text("Your reply was sealed and sent.")
+
+    back = Source(fresh_context.new_page(), live_intake, javascript=True)
+    assert back.read_replies(photo.codename) == [REPLY]
