@@ -58,7 +58,9 @@ def create_desk(
 
 
 def get_desk(session: Session, slug: str) -> Desk:
-    """A desk by slug."""
+    """A desk by slug (a string that is no slug names no desk, and never reaches the database)."""
+    if not SLUG.match(slug):
+        raise NotFound(f"no desk {slug!r}")
     desk = session.scalars(select(Desk).where(Desk.slug == slug)).first()
     if desk is None:
         raise NotFound(f"no desk {slug!r}")

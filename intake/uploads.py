@@ -8,6 +8,7 @@ the file key arrives only inside the sealed envelope of the submission.
 
 from __future__ import annotations
 
+import re
 import secrets
 import threading
 from dataclasses import dataclass, field
@@ -83,8 +84,15 @@ def create_upload(
     return upload
 
 
+# The ids this server issues (``secrets.token_urlsafe(24)``); anything else is no upload, and
+# is refused before it reaches the database (PostgreSQL text cannot even hold a NUL).
+UPLOAD_ID = re.compile(r"\A[A-Za-z0-9_-]{16,64}\Z")
+
+
 def find_upload(session: Session, public_id: str) -> Upload:
     """An upload by its protocol id."""
+    if not UPLOAD_ID.match(public_id):
+        raise UploadNotFound("no upload has this id")
     upload = session.scalars(select(Upload).where(Upload.public_id == public_id)).first()
     if upload is None:
         raise UploadNotFound("no upload has this id")

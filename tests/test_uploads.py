@@ -154,3 +154,25 @@ def test_a_chunk_cut_short_is_refused_and_nothing_is_recorded(
     assert b"malformed" in body
     with instance.sessions() as session:
         assert uploads.missing_chunks(session, upload) == [0, 1]
+
+
+@pytest.mark.parametrize(
+    "upload_id",
+    ["a%00b", "%00" * 20, "x" * 65, "short", "%C3%A9" * 16, "..%2F..%2Fetc", "a%20b" * 8],
+)
+def test_an_upload_id_the_server_never_issued_is_not_found_on_either_database(
+    intake_client: FlaskClient, upload_id: str
+) -> None:
+    chunk = os.urandom(CIPHER_CHUNK_SIZE)
+    answers = [
+        intake_client.get(f"/api/v1/uploads/{upload_id}"),
+        intake_client.put(
+            f"/api/v1/uploads/{upload_id}/0",
+            data=chunk,
+            headers={"Content-Type": "application/octet-stream"},
+        ),
+    ]
+    for answer in answers:
+        assert answer.status_code == 404, (upload_id, answer.data)
+        # "not_found" where the decoded path no longer matches the route (an encoded "/").
+        assert answer.get_json()["error"] in {"upload_not_found", "not_found"}
