@@ -27,21 +27,19 @@ import argparse
 import contextlib
 import datetime as dt
 import os
-import pwd
 import random
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pyotp
-from sqlalchemy import Connection, create_engine, func, select, text
+from sqlalchemy import Connection, func, select, text
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -55,7 +53,7 @@ from filon.db import Base, transaction  # noqa: E402
 from filon.desks import create_desk  # noqa: E402
 from filon.instance import Instance, init_instance  # noqa: E402
 from filon.models import Role, Submission  # noqa: E402
-from tests.conftest import _free_port, _postgres_bin  # noqa: E402
+from tests import postgres  # noqa: E402
 
 SUBMISSIONS = 100_000
 CASES = 10_000
@@ -73,50 +71,6 @@ SITES = [
 TOPICS = ["levies", "night trucks", "child labour", "checkpoint", "smuggling", "tagging fraud"]
 TAGS = [f"{site.lower()}-{n}" for site in SITES[:10] for n in range(4)]
 BATCH = 5_000
-
-
-# -- a throwaway PostgreSQL, as tests/conftest.py's postgres_server starts one ---------------
-
-
-@contextlib.contextmanager
-def postgres_cluster() -> Iterator[str]:
-    """A PostgreSQL cluster for this run; yields a server URL without a database."""
-    bindir = _postgres_bin()
-    root = Path(tempfile.mkdtemp(prefix="filon-bench-pg-"))
-    datadir, sockdir = root / "data", root / "sock"
-    sockdir.mkdir()
-    prefix: list[str] = []
-    if os.geteuid() == 0:
-        account = pwd.getpwnam("postgres")
-        for path in (root, sockdir):
-            os.chown(path, account.pw_uid, account.pw_gid)
-        prefix = ["runuser", "-u", "postgres", "--"]
-    port = _free_port()
-    initdb = [str(bindir / "initdb"), "-D", str(datadir), "-A", "trust", "-U", "filon"]
-    subprocess.run([*prefix, *initdb, "-E", "UTF8", "--no-sync"], check=True, capture_output=True)
-    options = f"-k {sockdir} -p {port} -c listen_addresses='' -c fsync=off -c full_page_writes=off"
-    pg_ctl = [*prefix, str(bindir / "pg_ctl"), "-D", str(datadir)]
-    subprocess.run(
-        [*pg_ctl, "-o", options, "-w", "-l", str(root / "log"), "start"],
-        check=True,
-        capture_output=True,
-    )
-    try:
-        yield f"postgresql+psycopg://filon@/?host={sockdir}&port={port}"
-    finally:
-        subprocess.run([*pg_ctl, "-m", "immediate", "stop"], check=False, capture_output=True)
-        shutil.rmtree(root, ignore_errors=True)
-
-
-def postgres_database(server: str) -> str:
-    """A new database on the cluster."""
-    base, _, query = server.partition("?")
-    name = f"bench_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(f"{base.rstrip('/')}/postgres?{query}", isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return f"{base.rstrip('/')}/{name}?{query}"
 
 
 # -- the data ---------------------------------------------------------------------------------
@@ -319,7 +273,11 @@ def measure(instance: Instance, secret: str) -> dict[str, float]:
 
 
 def run(database: str, root: Path, server: str | None) -> dict[str, float]:
-    url = f"sqlite:///{root / 'inbox.db'}" if server is None else postgres_database(server)
+    url = (
+        f"sqlite:///{root / 'inbox.db'}"
+        if server is None
+        else postgres.create_database(server, f"bench_{uuid.uuid4().hex[:12]}")
+    )
     created = init_instance(root / f"instance-{database}", database_url=url)
     instance = created.instance
     try:
@@ -344,7 +302,9 @@ def main() -> None:
         for database in wanted:
             with contextlib.ExitStack() as stack:
                 server = (
-                    stack.enter_context(postgres_cluster()) if database == "postgresql" else None
+                    stack.enter_context(postgres.cluster("filon-bench-pg-"))
+                    if database == "postgresql"
+                    else None
                 )
                 found = run(database, root, server)
             prefix = "pg" if database == "postgresql" else "sqlite"

@@ -10,12 +10,7 @@ Set ``FILON_TEST_DATABASES=sqlite`` to run on SQLite alone for a quick local run
 from __future__ import annotations
 
 import os
-import pwd
 import re
-import shutil
-import socket
-import subprocess
-import tempfile
 import threading
 import uuid
 from collections.abc import Iterator
@@ -26,11 +21,11 @@ import pyotp
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import create_engine, text
 from werkzeug.test import TestResponse
 
 from crypto import kdf
 from filon.instance import Created, Instance, init_instance
+from tests import postgres
 
 DATABASES = [
     name
@@ -49,25 +44,6 @@ def _cheap_kdf() -> Iterator[None]:
 # -- PostgreSQL -----------------------------------------------------------------------------
 
 
-def _postgres_bin() -> Path:
-    candidates = sorted(
-        Path("/usr/lib/postgresql").glob("*/bin/initdb"),
-        key=lambda p: int(p.parent.parent.name) if p.parent.parent.name.isdigit() else 0,
-    )
-    if not candidates:
-        pytest.fail(
-            "PostgreSQL is not installed: run scripts/test.sh (it installs Debian's postgresql), "
-            "or set FILON_TEST_DATABASES=sqlite for a SQLite-only run"
-        )
-    return candidates[-1].parent
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[str]:
     """A throwaway PostgreSQL cluster for this test run; yields a server URL without a database."""
@@ -75,67 +51,12 @@ def postgres_server() -> Iterator[str]:
     if external:
         yield external.rstrip("/")
         return
-    bindir = _postgres_bin()
-    root = Path(tempfile.mkdtemp(prefix="filon-pg-"))
-    datadir, sockdir = root / "data", root / "sock"
-    sockdir.mkdir()
-    prefix: list[str] = []
-    if os.geteuid() == 0:
-        # PostgreSQL refuses to run as root: run it as Debian's postgres account.
-        account = pwd.getpwnam("postgres")
-        for path in (root, sockdir):
-            os.chown(path, account.pw_uid, account.pw_gid)
-        prefix = ["runuser", "-u", "postgres", "--"]
-    port = _free_port()
-    subprocess.run(
-        [
-            *prefix,
-            str(bindir / "initdb"),
-            "-D",
-            str(datadir),
-            "-A",
-            "trust",
-            "-U",
-            "filon",
-            "-E",
-            "UTF8",
-            "--no-sync",
-        ],
-        check=True,
-        capture_output=True,
-    )
-    # Durability is pointless for a throwaway cluster; speed is not.
-    options = f"-k {sockdir} -p {port} -c listen_addresses='' -c fsync=off -c full_page_writes=off"
-    subprocess.run(
-        [
-            *prefix,
-            str(bindir / "pg_ctl"),
-            "-D",
-            str(datadir),
-            "-o",
-            options,
-            "-w",
-            "-l",
-            str(root / "log"),
-            "start",
-        ],
-        check=True,
-        capture_output=True,
-    )
     try:
-        yield f"postgresql+psycopg://filon@/?host={sockdir}&port={port}"
-    finally:
-        subprocess.run(
-            [*prefix, str(bindir / "pg_ctl"), "-D", str(datadir), "-m", "immediate", "stop"],
-            check=False,
-            capture_output=True,
-        )
-        shutil.rmtree(root, ignore_errors=True)
-
-
-def _with_database(server_url: str, name: str) -> str:
-    base, _, query = server_url.partition("?")
-    return f"{base.rstrip('/')}/{name}" + (f"?{query}" if query else "")
+        postgres.postgres_bin()
+    except postgres.PostgresMissing as exc:
+        pytest.fail(str(exc))
+    with postgres.cluster() as url:
+        yield url
 
 
 @pytest.fixture(params=DATABASES)
@@ -146,15 +67,11 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         return
     server = request.getfixturevalue("postgres_server")
     name = f"t_{uuid.uuid4().hex[:16]}"
-    admin = create_engine(_with_database(server, "postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    url = postgres.create_database(server, name)
     try:
-        yield _with_database(server, name)
+        yield url
     finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+        postgres.drop_database(server, name)
 
 
 # -- instance and apps ------------------------------------------------------------------------
