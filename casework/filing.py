@@ -12,94 +12,19 @@ a port (:class:`filon.ports.FileSubmission`) injected by the composition root.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Any
 
 from sqlalchemy.orm import Session
-from werkzeug.datastructures import MultiDict
-from werkzeug.exceptions import RequestEntityTooLarge
-from werkzeug.formparser import parse_form_data
 
 from casework import audit
 from casework.inbox import member_desk
-from filon.blobstore import BlobStore
 from filon.custody import record_event
 from filon.db import transaction
 from filon.desks import get_desk
 from filon.instance import Instance
 from filon.models import User
 from filon.ports import Filed, FileSubmission, SealedFile
-from filon.sealing_sink import SealingSink
 
 FILED = "filed_on_behalf"
-MAX_FORM_FIELDS_BYTES = 1024 * 1024
-
-
-@dataclasses.dataclass
-class SealedForm:
-    """A multipart form whose file parts were sealed into incoming streams as they arrived."""
-
-    form: MultiDict[str, str]
-    files: MultiDict[str, Any]
-    sinks: list[SealingSink]
-
-    def incoming(self) -> list[SealedFile]:
-        """The files chosen, as the pipeline takes them; from here the pipeline owns them."""
-        chosen = []
-        for storage, sink in zip(self.files.getlist("files"), list(self.sinks), strict=False):
-            if not storage.filename and sink.size == 0:
-                continue  # the empty part a browser sends when no file was chosen
-            self.sinks.remove(sink)
-            summary = sink.finish()
-            chosen.append(
-                SealedFile(
-                    blob_id=sink.blob_id,
-                    key=sink.key,
-                    stream_size=summary.ciphertext_size,
-                    sealed_here=summary,
-                    name=(storage.filename or "file")[:255],
-                    type=(storage.mimetype or "application/octet-stream")[:255],
-                )
-            )
-        return chosen
-
-
-@contextmanager
-def sealed_form(
-    environ: dict[str, Any], store: BlobStore, *, max_bytes: int, max_files: int
-) -> Iterator[SealedForm]:
-    """Read a multipart body, sealing each file chunk by chunk (no plaintext spooled to disk).
-
-    The same stream factory as the intake's no-JavaScript form: werkzeug would otherwise
-    write large parts to a temporary file. Streams not taken by :meth:`SealedForm.incoming`
-    are discarded on the way out.
-    """
-    sinks: list[SealingSink] = []
-
-    def factory(
-        total_content_length: int | None,
-        content_type: str | None,
-        filename: str | None,
-        content_length: int | None = None,
-    ) -> SealingSink:
-        if len(sinks) >= max_files:
-            raise RequestEntityTooLarge(f"at most {max_files} files")
-        sink = SealingSink(store)
-        sinks.append(sink)
-        return sink
-
-    try:
-        _stream, form, files = parse_form_data(
-            environ,
-            stream_factory=factory,  # type: ignore[arg-type]
-            max_form_memory_size=MAX_FORM_FIELDS_BYTES,
-            max_content_length=max_bytes,
-        )
-        yield SealedForm(form, files, sinks)
-    finally:
-        for sink in sinks:
-            sink.discard()
 
 
 def file_on_behalf(

@@ -10,10 +10,22 @@ spooled to disk.
 from __future__ import annotations
 
 import os
-from typing import IO
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import IO, Any
+
+from werkzeug.datastructures import MultiDict
+from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.formparser import parse_form_data
 
 from crypto.stream import StreamSummary, StreamWriter, new_stream_key
 from filon.blobstore import BlobStore
+from filon.body import fast_input
+from filon.ports import SealedFile
+
+# The text fields of a form are held in memory: a report is long, but not this long.
+MAX_FORM_FIELDS_BYTES = 1024 * 1024
 
 
 class SealingSink:
@@ -62,3 +74,74 @@ class SealingSink:
 
     def close(self) -> None:
         """Closing the FileStorage does not end the stream: :meth:`finish` does."""
+
+
+@dataclass
+class SealedForm:
+    """A multipart form whose file parts were sealed into incoming streams as they arrived."""
+
+    form: MultiDict[str, str]
+    files: MultiDict[str, Any]
+    sinks: list[SealingSink]
+
+    def incoming(self) -> list[SealedFile]:
+        """The files chosen, as the pipeline takes them; from here the pipeline owns them."""
+        chosen = []
+        for storage, sink in zip(self.files.getlist("files"), list(self.sinks), strict=False):
+            if not storage.filename and sink.size == 0:
+                continue  # the empty part a browser sends when no file was chosen
+            self.sinks.remove(sink)
+            summary = sink.finish()
+            chosen.append(
+                SealedFile(
+                    blob_id=sink.blob_id,
+                    key=sink.key,
+                    stream_size=summary.ciphertext_size,
+                    sealed_here=summary,
+                    name=(storage.filename or "file")[:255],
+                    type=(storage.mimetype or "application/octet-stream")[:255],
+                )
+            )
+        return chosen
+
+
+@contextmanager
+def sealed_form(
+    environ: dict[str, Any],
+    store: BlobStore,
+    *,
+    max_bytes: int,
+    max_files: int,
+    max_fields_bytes: int = MAX_FORM_FIELDS_BYTES,
+) -> Iterator[SealedForm]:
+    """Read a multipart body, sealing each file chunk by chunk (no plaintext spooled to disk).
+
+    The same stream factory as the intake's no-JavaScript form: werkzeug would otherwise
+    write large parts to a temporary file. Streams not taken by :meth:`SealedForm.incoming`
+    are discarded on the way out.
+    """
+    sinks: list[SealingSink] = []
+
+    def factory(
+        total_content_length: int | None,
+        content_type: str | None,
+        filename: str | None,
+        content_length: int | None = None,
+    ) -> SealingSink:
+        if len(sinks) >= max_files:
+            raise RequestEntityTooLarge(f"at most {max_files} files")
+        sink = SealingSink(store)
+        sinks.append(sink)
+        return sink
+
+    try:
+        _stream, form, files = parse_form_data(
+            {**environ, "wsgi.input": fast_input(environ["wsgi.input"])},
+            stream_factory=factory,  # type: ignore[arg-type]
+            max_form_memory_size=max_fields_bytes,
+            max_content_length=max_bytes,
+        )
+        yield SealedForm(form, files, sinks)
+    finally:
+        for sink in sinks:
+            sink.discard()

@@ -10,31 +10,26 @@ Each file then goes through the same pipeline as an upload.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
 from flask import Blueprint, Response, make_response, render_template, request
 from flask_babel import lazy_gettext as _l
-from werkzeug.datastructures import CombinedMultiDict, MultiDict
-from werkzeug.exceptions import RequestEntityTooLarge
-from werkzeug.formparser import parse_form_data
+from werkzeug.datastructures import CombinedMultiDict
 
 from crypto.errors import CryptoFailure
 from crypto.keys import b64encode, fingerprint, format_fingerprint
 from crypto.sealing import open_sealed
 from filon import ratelimit
-from filon.body import fast_input
 from filon.db import transaction
 from filon.replies import replies_for_source
-from filon.sealing_sink import SealingSink
+from filon.sealing_sink import SealedForm, sealed_form
 from intake.envelope import MAX_ANSWER_CHARS, MAX_FILES
 from intake.errors import ProtocolError
 from intake.services import instance
 from intake.sources import find_source
-from intake.submission import IncomingFile, submit
+from intake.submission import incoming_file, submit
 
 bp = Blueprint("nojs", __name__)
 
-MAX_FORM_FIELDS_BYTES = 1024 * 1024
 ANSWER_FIELDS = ("report", "place", "when")
 
 
@@ -60,66 +55,31 @@ def submit_form() -> Response:
             },
             status=429,
         )
-    sinks: list[SealingSink] = []
-
-    def factory(
-        total_content_length: int | None,
-        content_type: str | None,
-        filename: str | None,
-        content_length: int | None = None,
-    ) -> Any:
-        if len(sinks) >= MAX_FILES:
-            raise RequestEntityTooLarge(f"at most {MAX_FILES} files")
-        sink = SealingSink(filon.store)
-        sinks.append(sink)
-        return sink
-
-    try:
-        _stream, form, files = parse_form_data(
-            {**request.environ, "wsgi.input": fast_input(request.environ["wsgi.input"])},
-            stream_factory=factory,
-            max_form_memory_size=MAX_FORM_FIELDS_BYTES,
-            max_content_length=filon.settings.max_file_bytes * 2,
-        )
-        return _submit(form, files, sinks)
-    finally:
-        for sink in sinks:  # streams the pipeline did not take over
-            sink.discard()
+    with sealed_form(
+        request.environ,
+        filon.store,
+        max_bytes=filon.settings.max_file_bytes * 2,
+        max_files=MAX_FILES,
+    ) as parsed:
+        return _submit(parsed)
 
 
-def _submit(
-    form: MultiDict[str, str], files: MultiDict[str, Any], sinks: list[SealingSink]
-) -> Response:
+def _submit(parsed: SealedForm) -> Response:
     from intake.forms import SubmissionForm  # noqa: PLC0415 - the page's form class
     from intake.pages import render_submission_page  # noqa: PLC0415
 
     filon = instance()
-    checked = SubmissionForm(formdata=CombinedMultiDict([form, files]))
+    form = parsed.form
+    checked = SubmissionForm(formdata=CombinedMultiDict([form, parsed.files]))
     if form.get("website"):  # the honeypot: only a robot fills a field no person can see
         return render_submission_page(form=checked, errors={"form": "not sent"}, status=400)
     if not checked.validate():
         return render_submission_page(form=checked, errors=checked.errors, status=400)
     keep = bool(form.get("keep_metadata"))
-    incoming = []
-    for storage, sink in zip(files.getlist("files"), list(sinks), strict=False):
-        if not storage.filename and sink.size == 0:
-            continue  # the empty part a browser sends when no file was chosen: discarded
-        sinks.remove(sink)  # from here the pipeline owns this stream
-        summary = sink.finish()
-        incoming.append(
-            IncomingFile(
-                blob_id=sink.blob_id,
-                key=sink.key,
-                stream_size=summary.ciphertext_size,
-                sealed_here=summary,
-                name=(storage.filename or "file")[:255],
-                type=(storage.mimetype or "application/octet-stream")[:255],
-                claimed_size=None,
-                claimed_sha256=None,
-                keep_location=keep,
-                keep_time=keep,
-            )
-        )
+    # From here the pipeline owns these streams (the empty part of no chosen file is dropped).
+    incoming = [
+        incoming_file(item, keep_location=keep, keep_time=keep) for item in parsed.incoming()
+    ]
     answers = {
         name: form.get(name, "")[:MAX_ANSWER_CHARS] for name in ANSWER_FIELDS if form.get(name)
     }

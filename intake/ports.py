@@ -14,7 +14,7 @@ from filon.ports import CaseworkLimits, CaseworkPorts, Filed, FiledFile, SealedF
 from intake.envelope import MAX_FILES
 from intake.metadata import sandbox
 from intake.metadata.limits import CLEAN_MAX_BYTES, PREVIEW_MAX_SIDE
-from intake.submission import IncomingFile, submit
+from intake.submission import incoming_file, submit
 
 
 def file_submission(
@@ -33,19 +33,7 @@ def file_submission(
         desk_slug=desk_slug,
         lang=lang,
         answers=answers,
-        files=[
-            IncomingFile(
-                blob_id=item.blob_id,
-                key=item.key,
-                stream_size=item.stream_size,
-                sealed_here=item.sealed_here,
-                name=item.name,
-                type=item.type,
-                claimed_size=None,
-                claimed_sha256=None,
-            )
-            for item in files
-        ],
+        files=[incoming_file(item) for item in files],
         codename=None,  # always a new source: a codename is only ever issued here
         on_record=on_record,
     )

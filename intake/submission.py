@@ -31,6 +31,7 @@ from filon.desks import get_desk
 from filon.errors import NotFound
 from filon.instance import Instance
 from filon.models import CleaningStatus, Desk, Evidence, Submission, Upload
+from filon.ports import SealedFile
 from intake import metadata
 from intake.errors import FileRejected, UnknownDesk, UploadUsed
 from intake.sources import KnownSource, find_source, resolve_source
@@ -53,6 +54,24 @@ class IncomingFile:
     sealed_here: StreamSummary | None = None
     keep_location: bool = False
     keep_time: bool = False
+
+
+def incoming_file(
+    sealed: SealedFile, *, keep_location: bool = False, keep_time: bool = False
+) -> IncomingFile:
+    """A file this server sealed as it arrived (a form's file part), as the pipeline takes it."""
+    return IncomingFile(
+        blob_id=sealed.blob_id,
+        key=sealed.key,
+        stream_size=sealed.stream_size,
+        sealed_here=sealed.sealed_here,
+        name=sealed.name,
+        type=sealed.type,
+        claimed_size=None,  # nothing is claimed: the server saw every byte itself
+        claimed_sha256=None,
+        keep_location=keep_location,
+        keep_time=keep_time,
+    )
 
 
 @dataclass(frozen=True)

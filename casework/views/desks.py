@@ -48,6 +48,7 @@ from crypto.keys import b64encode, fingerprint, format_fingerprint
 from filon.db import transaction
 from filon.errors import RefusedInput
 from filon.models import SubmissionStatus
+from filon.sealing_sink import sealed_form
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
 
@@ -239,7 +240,7 @@ def file_form(staff: ActiveSession) -> ResponseReturnValue:
 def file_submit(staff: ActiveSession) -> ResponseReturnValue:
     """File on a source's behalf: files sealed as they arrive, then the intake's pipeline."""
     filon, intake = instance(), ports()
-    with filing.sealed_form(
+    with sealed_form(
         request.environ,
         filon.store,
         max_bytes=filon.settings.max_file_bytes * 2,
