@@ -157,11 +157,17 @@ def download(staff: ActiveSession, reference: str, number: int) -> ResponseRetur
             user=staff.user,
             user_key=staff.user_key,
         )
-    store = instance().store
-    # Always an attachment of an opaque type: a file a source sent must never render in
-    # the casework's origin, where it could act as a page.
+    return _attachment(prepared)
+
+
+def _attachment(prepared: reading.Download) -> Response:
+    """A file decrypted chunk by chunk as it is sent, always as an opaque attachment.
+
+    A file a source sent must never render in the casework's origin, where it could act as
+    a page; an original still carries everything cleaning removes.
+    """
     response = Response(
-        stream_with_context(reading.stream_download(store, prepared)),
+        stream_with_context(reading.stream_download(instance().store, prepared)),
         mimetype="application/octet-stream",
     )
     response.headers.set("Content-Disposition", "attachment", filename=prepared.filename)
@@ -215,13 +221,7 @@ def original(staff: ActiveSession, reference: str, number: int) -> ResponseRetur
             user=staff.user,
             user_key=staff.user_key,
         )
-    # The original still carries everything cleaning removes: an opaque attachment only.
-    response = Response(
-        stream_with_context(reading.stream_download(instance().store, prepared)),
-        mimetype="application/octet-stream",
-    )
-    response.headers.set("Content-Disposition", "attachment", filename=prepared.filename)
-    return response
+    return _attachment(prepared)
 
 
 @bp.get("/file")
