@@ -35,8 +35,8 @@ from filon.demo import (
     seed_demo,
 )
 from filon.desks import create_desk, get_desk, open_desk_key_with_recovery
+from filon.dossier_verify import UNCHECKED_KEY, group, normalize_fingerprint
 from filon.dossier_verify import examine as examine_dossier
-from filon.dossier_verify import group, normalize_fingerprint
 from filon.errors import FilonError
 from filon.instance import Instance, init_instance
 from filon.keyring import Keyring, check_permissions
@@ -265,7 +265,7 @@ def verify_command(ctx: click.Context, dossier: Path, fingerprint: str | None) -
         ctx.exit(1)
     click.echo(f"OK: {dossier} is intact, signed by the key {group(signer or '')}")
     if fingerprint is None:
-        click.echo("Compare this fingerprint with the one the organisation gave you.")
+        click.echo(UNCHECKED_KEY)
 
 
 @cli.command()

@@ -62,6 +62,13 @@ SIGNATURE_BYTES = 64
 PUBLIC_KEY_BYTES = 32
 HEX64 = re.compile(r"[0-9a-f]{64}")
 
+# Printed after a dossier verified without --fingerprint.
+UNCHECKED_KEY = (
+    "Compare this fingerprint with the one the organisation gave you through another channel, "
+    "or run again with --fingerprint: a dossier checked only against its own key could have "
+    "been signed by anyone."
+)
+
 # Errors that reading a damaged or hostile ZIP can raise; each becomes a named problem.
 ZIP_ERRORS = (
     zipfile.BadZipFile,
@@ -596,11 +603,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     print(f"OK: {args.dossier} is intact, signed by the key {group(signer or '')}")
     if args.fingerprint is None:
-        print(
-            "Compare this fingerprint with the one the organisation gave you through another "
-            "channel, or run again with --fingerprint: a dossier checked only against its own "
-            "key could have been signed by anyone."
-        )
+        print(UNCHECKED_KEY)
     return 0
 
 

@@ -280,7 +280,7 @@ def test_an_assembled_dossier_verifies_with_both(
         assert result.returncode == 0, result.stdout + result.stderr
         assert f"OK: {dossier} is intact" in result.stdout
         assert grouped(fingerprint_of(key)) in result.stdout
-        assert "Compare this fingerprint" in result.stdout
+        assert dossier_verify.UNCHECKED_KEY in result.stdout
     assert verify(dossier) == []
     assert verify(str(dossier)) == []
     with open(dossier, "rb") as handle:
@@ -296,7 +296,7 @@ def test_the_fingerprint_is_accepted_grouped_plain_and_in_either_case(
         assert verify(dossier, given_as) == []
     for result in both(fresh_python, verifier, dossier, "--fingerprint", grouped(fp).upper()):
         assert result.returncode == 0, result.stdout + result.stderr
-        assert "Compare this fingerprint" not in result.stdout
+        assert dossier_verify.UNCHECKED_KEY not in result.stdout
     for result in both(fresh_python, verifier, dossier, "--fingerprint", fp):
         assert result.returncode == 0, result.stdout + result.stderr
 
@@ -431,7 +431,7 @@ def test_a_dossier_re_signed_by_someone_else_fails_only_against_the_fingerprint(
     for result in both(fresh_python, verifier, forged):
         assert result.returncode == 0
         assert grouped(fingerprint_of(OTHER)) in result.stdout
-        assert "Compare this fingerprint" in result.stdout
+        assert dossier_verify.UNCHECKED_KEY in result.stdout
     for result in both(fresh_python, verifier, forged, "--fingerprint", fingerprint_of(key)):
         assert result.returncode == 1
         assert "given by --fingerprint" in result.stdout
