@@ -32,12 +32,15 @@ import argparse
 import base64
 import binascii
 import hashlib
+import io
 import json
 import os
 import re
+import stat
 import struct
 import sys
 import zipfile
+import zlib
 from collections.abc import Sequence
 from typing import IO, Any, NamedTuple, TypeGuard
 
@@ -70,7 +73,16 @@ UNCHECKED_KEY = (
 )
 
 # Errors that reading a damaged or hostile ZIP can raise; each becomes a named problem.
-ZIP_ERRORS = (
+LZMA_ERRORS: tuple[type[Exception], ...] = ()
+try:
+    import lzma  # not in every Python build; zipfile then refuses LZMA entries by itself
+
+    LZMA_ERRORS = (lzma.LZMAError,)
+except ImportError:
+    pass
+ZIP_ERRORS: tuple[type[Exception], ...] = (
+    *LZMA_ERRORS,
+    zlib.error,
     zipfile.BadZipFile,
     zipfile.LargeZipFile,
     OSError,
@@ -140,7 +152,17 @@ def examine(
         return [*problems, f"dossier: not a readable ZIP file ({describe(exc)})"], None
     with archive:
         found, signer = check_dossier(archive, expected)
-    return problems + found, signer
+    return [printable(p) for p in problems + found], signer
+
+
+def printable(line: str) -> str:
+    """A problem line with control and invisible characters shown as escapes.
+
+    File names come from the ZIP, that is from whoever last touched it: a name holding a
+    terminal escape sequence or a right-to-left override could hide or disguise a problem
+    on the reader's screen.
+    """
+    return "".join(c if c.isprintable() else ascii(c)[1:-1] for c in line)
 
 
 def declared_entries(handle: IO[bytes]) -> int | None:
@@ -266,6 +288,10 @@ def check_entries(entries: Sequence[zipfile.ZipInfo]) -> list[str]:
         seen.add(name)
         if info.flag_bits & 0x1:
             problems.append(f"{name}: encrypted in the ZIP (a dossier holds no encrypted entry)")
+        if stat.S_ISLNK(info.external_attr >> 16):
+            # unzip would make a link, which a later entry or the reader could follow out of
+            # the folder the dossier was extracted into.
+            problems.append(f"{name}: a symbolic link in the ZIP (a dossier holds only files)")
     return problems
 
 
@@ -588,6 +614,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="the signing key fingerprint you expect, as the organisation gave it to you",
     )
     args = parser.parse_args(argv)  # exits 2 with a message on a usage error
+    if isinstance(sys.stdout, io.TextIOWrapper):
+        # A console or file in a narrow encoding must not crash on a file name: escape instead.
+        sys.stdout.reconfigure(errors="backslashreplace")
     if args.fingerprint is not None and normalize_fingerprint(args.fingerprint) is None:
         parser.error("--fingerprint: expected 64 hexadecimal digits (spaces allowed)")
     try:

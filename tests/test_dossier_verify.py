@@ -15,6 +15,7 @@ import io
 import json
 import os
 import shutil
+import stat
 import struct
 import subprocess
 import sys
@@ -117,12 +118,20 @@ def signed(key: SigningKey, manifest: dict[str, Any]) -> Members:
     return [("manifest.json", data), ("manifest.sig", base64.b64encode(key.sign(data).signature))]
 
 
-def write_zip(path: Path, members: Members, compression: int = zipfile.ZIP_DEFLATED) -> Path:
+def write_zip(
+    path: Path,
+    members: Members,
+    compression: int = zipfile.ZIP_DEFLATED,
+    links: frozenset[str] = frozenset(),
+) -> Path:
     with zipfile.ZipFile(path, "w", compression) as archive, warnings.catch_warnings():
         # A name given twice is one of the tamperings: zipfile warns, and writes it.
         warnings.filterwarnings("ignore", "Duplicate name", UserWarning)
         for name, data in members:
-            archive.writestr(zipfile.ZipInfo(name, (2026, 11, 22, 18, 0, 0)), data, compression)
+            info = zipfile.ZipInfo(name, (2026, 11, 22, 18, 0, 0))
+            if name in links:
+                info.external_attr = (stat.S_IFLNK | 0o777) << 16
+            archive.writestr(info, data, compression)
     return path
 
 
@@ -567,6 +576,36 @@ def test_names_that_differ_only_in_case_are_fine(key: SigningKey, tmp_path: Path
     assert verify(path) == []
 
 
+def test_a_symbolic_link_is_named_even_when_listed(key: SigningKey, tmp_path: Path) -> None:
+    members = [*contents(key), ("evidence/link", b"/etc")]
+    manifest = manifest_for(key, members)
+    entries = [*signed(key, manifest), *members]
+    path = write_zip(tmp_path / "link.zip", entries, links=frozenset({"evidence/link"}))
+    assert verify(path) == [
+        "evidence/link: a symbolic link in the ZIP (a dossier holds only files)"
+    ]
+
+
+def test_control_characters_in_names_are_shown_escaped(
+    dossier: Path, fresh_python: Path, tmp_path: Path
+) -> None:
+    # A terminal escape that erases the line, and a right-to-left override that disguises it.
+    hidden = "evidence/x\x1b[2K\r.jpg"
+    disguised = "evidence/\u202egpj.exe"
+    tampered = rewrite(
+        dossier, tmp_path / "hidden.zip", lambda m: [*m, (hidden, b"a"), (disguised, b"b")]
+    )
+    expected = [
+        "evidence/x\\x1b[2K\\r.jpg: in the dossier but not listed in manifest.json",
+        "evidence/\\u202egpj.exe: in the dossier but not listed in manifest.json",
+    ]
+    assert verify(tampered) == expected
+    verifier = bundled_verifier(dossier, tmp_path / "reader")
+    for result in both(fresh_python, verifier, tampered):
+        assert result.returncode == 1
+        assert result.stdout.splitlines() == expected
+
+
 def test_a_manifest_with_a_key_twice_is_refused(key: SigningKey, tmp_path: Path) -> None:
     # Two readers could see two different manifests behind one signature.
     members = contents(key)
@@ -588,6 +627,11 @@ def stored(tmp_path_factory: pytest.TempPathFactory, key: SigningKey) -> bytes:
     """A dossier whose entries are stored uncompressed, so each file's bytes sit in the ZIP."""
     path = tmp_path_factory.mktemp("stored") / "stored.zip"
     return assemble(path, key, compression=zipfile.ZIP_STORED).read_bytes()
+
+
+@pytest.fixture(scope="module")
+def deflated(dossier: Path) -> bytes:
+    return dossier.read_bytes()
 
 
 def data_regions(blob: bytes) -> list[tuple[int, int]]:
@@ -622,8 +666,11 @@ def test_any_flipped_byte_in_a_file_the_manifest_or_the_signature_is_found(
     max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(choice=st.data())
-def test_verify_never_raises_on_a_damaged_zip(stored: bytes, choice: st.DataObject) -> None:
-    changed = bytearray(stored)
+def test_verify_never_raises_on_a_damaged_zip(
+    stored: bytes, deflated: bytes, choice: st.DataObject
+) -> None:
+    # Compressed entries too: a damaged deflate stream raises zlib's own error, not zipfile's.
+    changed = bytearray(choice.draw(st.sampled_from([stored, deflated])))
     for _ in range(choice.draw(st.integers(1, 4))):
         at = choice.draw(st.integers(0, len(changed) - 1))
         changed[at] = choice.draw(st.integers(0, 255))
