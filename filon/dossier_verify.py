@@ -151,7 +151,7 @@ def examine(
     except ZIP_ERRORS as exc:
         return [*problems, f"dossier: not a readable ZIP file ({describe(exc)})"], None
     with archive:
-        found, signer = check_dossier(archive, expected)
+        found, signer = check_dossier(archive, path, expected)
     return [printable(p) for p in problems + found], signer
 
 
@@ -191,13 +191,17 @@ def declared_entries(handle: IO[bytes]) -> int | None:
 
 
 def check_dossier(
-    archive: zipfile.ZipFile, expected_fingerprint: str | None
+    archive: zipfile.ZipFile, handle: IO[bytes], expected_fingerprint: str | None
 ) -> tuple[list[str], str | None]:
     """Every problem of an opened dossier, and its signer's key fingerprint if known."""
     entries = archive.infolist()
     if len(entries) > MAX_ENTRIES:
         return [f"dossier: {len(entries)} entries, more than the {MAX_ENTRIES} allowed"], None
     problems = check_entries(entries)
+    try:
+        problems += check_layout(handle, entries)
+    except ZIP_ERRORS as exc:
+        problems.append(f"dossier: the ZIP's entries cannot be located ({describe(exc)})")
     # Duplicated names are already reported; from here on, a name means one entry, and
     # a duplicated one is not read at all (which copy would count is ambiguous).
     by_name: dict[str, zipfile.ZipInfo] = {}
@@ -292,6 +296,42 @@ def check_entries(entries: Sequence[zipfile.ZipInfo]) -> list[str]:
             # unzip would make a link, which a later entry or the reader could follow out of
             # the folder the dossier was extracted into.
             problems.append(f"{name}: a symbolic link in the ZIP (a dossier holds only files)")
+    return problems
+
+
+def check_layout(handle: IO[bytes], entries: Sequence[zipfile.ZipInfo]) -> list[str]:
+    """Problems of where the entries lie: local headers that disagree, entries that overlap.
+
+    Tools find a ZIP's files in two ways: through the directory at its end (as this verifier
+    and most tools do) or through the header before each file (as streaming tools do). Where
+    the two disagree, or two entries share bytes, a reader's tool could extract something
+    other than what was verified.
+    """
+    problems = []
+    spans = []
+    for info in entries:
+        handle.seek(info.header_offset)
+        header = handle.read(30)
+        if len(header) < 30 or header[:4] != b"PK\x03\x04":
+            problems.append(f"{info.filename}: no file header where the ZIP's directory points")
+            continue
+        (method,) = struct.unpack_from("<H", header, 8)
+        name_length, extra_length = struct.unpack_from("<HH", header, 26)
+        raw_name = handle.read(name_length)
+        name = raw_name.decode("utf-8" if info.flag_bits & 0x800 else "cp437", errors="replace")
+        if name != info.orig_filename:
+            problems.append(f"{info.filename}: its file header names it {name!r}")
+        if method != info.compress_type:
+            problems.append(
+                f"{info.filename}: its file header and the ZIP's directory disagree on how "
+                "it is compressed"
+            )
+        start = info.header_offset + 30 + name_length + extra_length
+        spans.append((info.header_offset, start + info.compress_size, info.filename))
+    spans.sort()
+    for (_, end, name), (begin, _, following) in zip(spans, spans[1:], strict=False):
+        if begin < end:
+            problems.append(f"{following}: shares bytes with {name} in the ZIP (overlapping)")
     return problems
 
 

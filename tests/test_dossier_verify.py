@@ -606,6 +606,42 @@ def test_control_characters_in_names_are_shown_escaped(
         assert result.stdout.splitlines() == expected
 
 
+def central_record(blob: bytes, name: str) -> int:
+    """Where the ZIP's directory record of ``name`` starts."""
+    (at,) = struct.unpack_from("<I", blob, blob.rindex(b"PK\x05\x06") + 16)  # the first
+    while True:
+        name_length, extra_length, comment_length = struct.unpack_from("<HHH", blob, at + 28)
+        if blob[at + 46 : at + 46 + name_length] == name.encode():
+            return at
+        at += 46 + name_length + extra_length + comment_length
+
+
+def test_entries_sharing_bytes_or_disagreeing_headers_are_named(
+    dossier: Path, fresh_python: Path, tmp_path: Path
+) -> None:
+    # What the verifier reads (through the ZIP's directory) must be what any tool extracts.
+    blob = bytearray(dossier.read_bytes())
+    with zipfile.ZipFile(dossier) as archive:
+        report = archive.getinfo("report.pdf")
+        notes = archive.getinfo("evidence/notes-2.txt")
+    blob[report.header_offset + 8] = zipfile.ZIP_STORED  # the file header says "stored"
+    # The directory points evidence/notes-2.txt at report.pdf's bytes.
+    struct.pack_into(
+        "<I", blob, central_record(bytes(blob), notes.filename) + 42, report.header_offset
+    )
+    path = tmp_path / "layout.zip"
+    path.write_bytes(bytes(blob))
+    verifier = bundled_verifier(dossier, tmp_path / "reader")
+    for result in both(fresh_python, verifier, path):
+        assert result.returncode == 1
+        for text in [
+            "report.pdf: its file header and the ZIP's directory disagree on how it is compressed",
+            "evidence/notes-2.txt: its file header names it 'report.pdf'",
+            "shares bytes with",
+        ]:
+            assert text in result.stdout, result.stdout
+
+
 def test_a_manifest_with_a_key_twice_is_refused(key: SigningKey, tmp_path: Path) -> None:
     # Two readers could see two different manifests behind one signature.
     members = contents(key)
