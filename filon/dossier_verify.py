@@ -4,8 +4,11 @@ A dossier is a ZIP file. Its ``manifest.json`` lists every other file in it with
 SHA-256 hash, and ``manifest.sig`` holds an Ed25519 signature over the exact bytes of
 ``manifest.json``, made with the exporting organisation's signing key. This program checks:
 
-1. that the ZIP can be read and holds nothing strange (duplicate names, paths that would
-   escape a folder when extracted, absurd numbers of entries, encrypted entries);
+1. that the ZIP can be read and holds nothing strange: no duplicate names, no path that would
+   escape a folder when extracted, no absurd number of entries, no encrypted entry or
+   symbolic link, no entry whose own header disagrees with the ZIP's directory, no two
+   entries sharing bytes (any of these could make a tool extract something else than what
+   was checked here);
 2. that ``manifest.json`` is well-formed JSON of the ``filon-dossier/1`` format;
 3. that ``manifest.sig`` is a valid signature over ``manifest.json`` by the key the manifest
    names, and that this key's fingerprint is the one the manifest names and, when you give
