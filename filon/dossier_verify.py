@@ -31,6 +31,15 @@ was used wrongly or the file could not be read. Needs Python 3.11 or newer and P
 
 from __future__ import annotations
 
+import sys  # built in: no file can stand in for it
+
+if __name__ == "__main__" and not sys.flags.safe_path:
+    # Run as ``python verify.py``, Python looks for modules in this file's folder before its
+    # own. A dossier extracted whole into that folder could bring a ``hashlib.py`` or a
+    # ``nacl/`` that answers for the real one and says "OK". Look only where Python and
+    # PyNaCl are installed.
+    del sys.path[0]
+
 import argparse
 import base64
 import binascii
@@ -41,7 +50,6 @@ import os
 import re
 import stat
 import struct
-import sys
 import zipfile
 import zlib
 from collections.abc import Sequence

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from nacl.signing import SigningKey
 from packaging.requirements import Requirement
@@ -227,11 +227,16 @@ def fresh_python(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return python
 
 
-def fresh_run(python: Path, verifier: Path, *args: str | Path) -> subprocess.CompletedProcess[str]:
-    """Run a bundled verify.py with the fresh interpreter, isolated from this environment."""
+def fresh_run(
+    python: Path, verifier: Path, *args: str | Path, isolated: bool = True
+) -> subprocess.CompletedProcess[str]:
+    """Run a bundled verify.py with the fresh interpreter, isolated from this environment.
+
+    ``isolated=False`` runs it as a reader would, ``python verify.py`` in its own folder.
+    """
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
     return subprocess.run(
-        [python, "-I", verifier, *args],
+        [python, *(["-I"] if isolated else []), verifier, *args],
         capture_output=True,
         text=True,
         timeout=120,
@@ -414,6 +419,24 @@ def test_tampering_fails_both_verifiers_with_the_problem_named(
     problems = verify(tampered)
     for text in expected:
         assert any(text in problem for problem in problems), problems
+
+
+def test_the_bundled_verifier_ignores_modules_planted_beside_it(
+    dossier: Path, fresh_python: Path, tmp_path: Path
+) -> None:
+    # A reader who extracts the whole dossier and runs "python verify.py" in that folder:
+    # a planted json.py or nacl/ must not answer for the real ones and print "OK".
+    hijack = b'import sys\nprint("OK: hijacked")\nsys.exit(0)\n'
+    planted = [("json.py", hijack), ("nacl/__init__.py", hijack), ("hashlib.py", hijack)]
+    tampered = rewrite(dossier, tmp_path / "planted.zip", lambda m: [*m, *planted])
+    folder = tmp_path / "extracted"
+    with zipfile.ZipFile(tampered) as archive:
+        archive.extractall(folder)
+    result = fresh_run(fresh_python, folder / "verify.py", tampered, isolated=False)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "hijacked" not in result.stdout
+    for name, _ in planted:
+        assert f"{name}: in the dossier but not listed in manifest.json" in result.stdout
 
 
 def test_a_wrong_fingerprint_fails_both(
@@ -681,9 +704,7 @@ def data_regions(blob: bytes) -> list[tuple[int, int]]:
     return regions
 
 
-@settings(
-    max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
+@settings(max_examples=80, deadline=None)
 @given(choice=st.data())
 def test_any_flipped_byte_in_a_file_the_manifest_or_the_signature_is_found(
     stored: bytes, choice: st.DataObject
@@ -698,9 +719,7 @@ def test_any_flipped_byte_in_a_file_the_manifest_or_the_signature_is_found(
     assert verify(io.BytesIO(bytes(changed))) != []
 
 
-@settings(
-    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
+@settings(max_examples=150, deadline=None)
 @given(choice=st.data())
 def test_verify_never_raises_on_a_damaged_zip(
     stored: bytes, deflated: bytes, choice: st.DataObject
