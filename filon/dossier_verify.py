@@ -515,9 +515,9 @@ def check_file_fields(item: dict[str, Any], where: str) -> list[str]:
 
 
 def parse_signature(data: bytes) -> tuple[bytes | None, list[str]]:
-    """The 64-byte signature from ``manifest.sig`` (standard base64, surrounding whitespace ok)."""
+    """The 64-byte signature from ``manifest.sig`` (standard base64; whitespace is ignored)."""
     try:
-        text = data.decode("ascii").strip()
+        text = "".join(data.decode("ascii").split())  # a line break or wrapping is harmless
         signature = base64.b64decode(text, validate=True)
     except (UnicodeDecodeError, binascii.Error):
         return None, [f"{SIGNATURE}: not valid base64"]

@@ -19,6 +19,7 @@ import stat
 import struct
 import subprocess
 import sys
+import tracemalloc
 import warnings
 import zipfile
 from collections.abc import Callable
@@ -663,6 +664,20 @@ def test_entries_sharing_bytes_or_disagreeing_headers_are_named(
             "shares bytes with",
         ]:
             assert text in result.stdout, result.stdout
+
+
+def test_a_large_file_is_hashed_in_constant_memory(key: SigningKey, tmp_path: Path) -> None:
+    size = 64 * 1024 * 1024  # zeros: small on disk, 64 MiB to hash
+    members = [("evidence/video.mp4", bytes(size))]
+    path = assemble(tmp_path / "large.zip", key, members=members)
+    del members
+    tracemalloc.start()
+    try:
+        assert verify(path) == []
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 8 * 1024 * 1024
 
 
 def test_a_manifest_with_a_key_twice_is_refused(key: SigningKey, tmp_path: Path) -> None:
