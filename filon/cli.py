@@ -35,6 +35,8 @@ from filon.demo import (
     seed_demo,
 )
 from filon.desks import create_desk, get_desk, open_desk_key_with_recovery
+from filon.dossier_verify import UNCHECKED_KEY, group, normalize_fingerprint
+from filon.dossier_verify import examine as examine_dossier
 from filon.errors import FilonError
 from filon.instance import Instance, init_instance
 from filon.keyring import Keyring, check_permissions
@@ -243,6 +245,27 @@ def open_command(instance_dir: Path | None, receipt: str, username: str, out: Pa
         )
     )
     instance.close()
+
+
+@cli.command("verify")
+@click.argument("dossier", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--fingerprint", default=None, help="The signing key fingerprint you expect.")
+@click.pass_context
+def verify_command(ctx: click.Context, dossier: Path, fingerprint: str | None) -> None:
+    """Check a filon-dossier/1 ZIP: signature, listed files, nothing added. Exit 0 only if so."""
+    if fingerprint is not None and normalize_fingerprint(fingerprint) is None:
+        raise click.BadParameter(
+            "expected 64 hexadecimal digits (spaces allowed)", param_hint="'--fingerprint'"
+        )
+    problems, signer = examine_dossier(dossier, fingerprint)
+    for problem in problems:
+        click.echo(problem)
+    if problems:
+        click.echo(f"NOT VERIFIED: {len(problems)} problem(s) in {dossier}", err=True)
+        ctx.exit(1)
+    click.echo(f"OK: {dossier} is intact, signed by the key {group(signer or '')}")
+    if fingerprint is None:
+        click.echo(UNCHECKED_KEY)
 
 
 @cli.command()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import ast
 import io
 import re
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -210,3 +211,26 @@ def test_the_intakes_ports_carry_its_limits_and_refusals(instance: Instance) -> 
     # The sandbox's failures are filon-level too: a refused picture, in a real worker.
     with pytest.raises(WorkerFailed):
         ports.render_preview(b"not a picture", max_side=ports.limits.preview_max_side)
+
+
+def test_the_dossier_verifier_imports_only_the_standard_library_and_nacl() -> None:
+    # It is copied into every dossier as verify.py and run where only Python and PyNaCl are.
+    path = ROOT / "filon" / "dossier_verify.py"
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    modules = [
+        (node.lineno, name)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Import | ast.ImportFrom)
+        for name in (
+            [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""]
+        )
+    ]
+    relative = [n.lineno for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.level]
+    assert modules
+    assert relative == []
+    allowed = set(sys.stdlib_module_names) | {"nacl"}
+    assert [(line, m) for line, m in modules if m.split(".")[0] not in allowed] == []
+    assert not any(
+        isinstance(n, ast.Call) and getattr(n.func, "id", "") == "__import__"
+        for n in ast.walk(tree)
+    )
