@@ -1,0 +1,1 @@
+# placeholder: the verify branch provides this file
