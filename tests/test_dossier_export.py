@@ -16,8 +16,11 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
+from flask import Flask
 from nacl.signing import VerifyKey
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
+from werkzeug.test import TestResponse
 
 from casework import cases, reading
 from casework.dossier.export import (
@@ -28,16 +31,25 @@ from casework.dossier.export import (
     export_case,
     plaintext_size,
 )
+from casework.models import TotpStep
 from crypto.keys import fingerprint, format_fingerprint
 from crypto.stream import stream_size
 from filon.accounts import get_user, unlock_user_key
+from filon.cli import cli
 from filon.db import transaction
 from filon.errors import NotFound
 from filon.instance import Instance
 from filon.models import CleaningStatus, CustodyEvent, DeskMembership, Evidence
 from intake.demo import SAMPLES, seed_submissions
 from intake.ports import casework_ports
-from tests.conftest import STAFF_PASSWORD, DeskSetup, make_account
+from tests.conftest import (
+    STAFF_PASSWORD,
+    DeskSetup,
+    Staff,
+    csrf_token,
+    make_account,
+    totp_code,
+)
 
 DESK = "drc-minerals"
 TITLE = "Taxes illégales à Rubaya: wachimbaji wadogo na ŋombe (Kivu-Noord)"
@@ -282,3 +294,172 @@ def test_each_export_is_audited_with_the_manifests_hash(
 @pytest.mark.parametrize("size", [0, 1, 1024 * 1024 - 1, 1024 * 1024, 3 * 1024 * 1024 + 5])
 def test_plaintext_size_inverts_the_stream_format(size: int) -> None:
     assert plaintext_size(stream_size(size)) == size
+
+
+# -- the routes -----------------------------------------------------------------------------------
+
+
+def export_path(world: dict[str, object]) -> str:
+    return f"/cases/{world['case']}/export"
+
+
+def stepped_up(instance: Instance, person: Staff, *, log_in: bool = True) -> None:
+    """Sign in, then step up (after forgetting the code that signed the person in)."""
+    if log_in:
+        assert person.log_in().status_code == 303
+    with transaction(instance.sessions) as session:
+        session.execute(delete(TotpStep))  # only tests ever let a code be used twice
+    response = person.client.post(
+        "/step-up",
+        data={
+            "csrf_token": csrf_token(person.client, "/step-up"),
+            "password": person.account.password,
+            "code": totp_code(person.account.totp_secret),
+            "next": "/",
+        },
+    )
+    assert response.status_code == 303
+
+
+def post_export(person: Staff, world: dict[str, object], **data: object) -> TestResponse:
+    token = csrf_token(person.client)  # one token per browser serves every form
+    return person.client.post(export_path(world), data={"csrf_token": token, **data})
+
+
+def evidence_ids(instance: Instance) -> list[int]:
+    with instance.sessions() as session:
+        return list(session.scalars(select(Evidence.id).order_by(Evidence.id)))
+
+
+def test_the_export_form_then_a_step_up_then_the_zip_streams_audited(
+    instance: Instance, world: dict[str, object], staff: Staff
+) -> None:
+    assert staff.log_in().status_code == 303
+    page = staff.client.get(export_path(world))
+    assert page.status_code == 200
+    text = page.get_data(as_text=True)
+    [file_id] = evidence_ids(instance)
+    assert f'name="evidence" value="{file_id}"' in text
+    assert "Export dossier" in text
+    # Carrying a case away asks for the password and a fresh code first.
+    refused = post_export(staff, world, evidence=str(file_id), location_precision="2")
+    assert refused.status_code == 303
+    assert refused.headers["Location"] == f"/step-up?next={export_path(world)}"
+    stepped_up(instance, staff, log_in=False)
+    response = post_export(
+        staff, world, evidence=str(file_id), location_precision="2", include_answers="y"
+    )
+    assert response.status_code == 200
+    assert response.headers["Content-Type"] == "application/zip"
+    assert response.headers["Cache-Control"] == "no-store"
+    disposition = response.headers["Content-Disposition"]
+    assert disposition == f"attachment; filename=case-{world['case']}-dossier.zip"
+    body = response.get_data()
+    assert int(response.headers["Content-Length"]) == len(body)
+    manifest = check_dossier(body, instance)
+    with instance.sessions() as session:
+        event = session.scalars(select(CustodyEvent).where(CustodyEvent.action == EXPORTED)).one()
+    details = json.loads(event.details)
+    manifest_bytes = zipfile.ZipFile(io.BytesIO(body)).read("manifest.json")
+    assert details["manifest_sha256"] == hashlib.sha256(manifest_bytes).hexdigest()
+    assert manifest["exported_by"] == "investigator"
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"location_precision": "2"}, "choose at least one evidence file"),
+        ({"evidence": "999999", "location_precision": "2"}, "files not linked to this case"),
+        ({"evidence": "x", "location_precision": "2"}, None),
+        ({"evidence": "{file}", "location_precision": "9"}, None),
+    ],
+)
+def test_bad_export_choices_are_a_clear_400_and_export_nothing(
+    instance: Instance,
+    world: dict[str, object],
+    staff: Staff,
+    data: dict[str, str],
+    message: str | None,
+) -> None:
+    stepped_up(instance, staff)
+    [file_id] = evidence_ids(instance)
+    filled = {k: v.format(file=file_id) for k, v in data.items()}
+    response = post_export(staff, world, **filled)
+    assert response.status_code == 400
+    if message is not None:
+        assert message in response.get_data(as_text=True)
+    with instance.sessions() as session:
+        assert (
+            session.scalars(select(CustodyEvent).where(CustodyEvent.action == EXPORTED)).all() == []
+        )
+
+
+def test_a_not_cleaned_file_is_refused_by_name_until_confirmed(
+    instance: Instance, world: dict[str, object], staff: Staff
+) -> None:
+    with transaction(instance.sessions) as session:
+        session.execute(update(Evidence).values(cleaning_status=CleaningStatus.NOT_CLEANED))
+    stepped_up(instance, staff)
+    [file_id] = evidence_ids(instance)
+    page = staff.client.get(export_path(world)).get_data(as_text=True)
+    assert "not cleaned" in page
+    refused = post_export(staff, world, evidence=str(file_id), location_precision="2")
+    assert refused.status_code == 400
+    assert "IMG_0042.jpg" in refused.get_data(as_text=True)
+    confirmed = post_export(
+        staff, world, evidence=str(file_id), location_precision="2", include_not_cleaned="y"
+    )
+    assert confirmed.status_code == 200
+    check_dossier(confirmed.get_data(), instance)
+
+
+def test_members_without_can_export_and_non_members_are_refused(
+    instance: Instance, world: dict[str, object], casework_app: Flask, staff: Staff
+) -> None:
+    with transaction(instance.sessions) as session:
+        allow_export(session, "investigator", False)
+    stepped_up(instance, staff)  # even stepped up
+    assert staff.client.get(export_path(world)).status_code == 403
+    [file_id] = evidence_ids(instance)
+    assert post_export(staff, world, evidence=str(file_id)).status_code == 403
+    outsider = Staff(casework_app.test_client(), make_account(instance, "outsider", "admin"))
+    stepped_up(instance, outsider)
+    assert outsider.client.get(export_path(world)).status_code == 404
+    with instance.sessions() as session:
+        assert (
+            session.scalars(select(CustodyEvent).where(CustodyEvent.action == EXPORTED)).all() == []
+        )
+
+
+# -- the command line -----------------------------------------------------------------------------
+
+
+def test_filon_export_writes_a_dossier_and_audits_it(
+    instance: Instance, world: dict[str, object], tmp_path: Path
+) -> None:
+    out = tmp_path / "dossier.zip"
+    args = ["export", str(world["case"]), "--user", "investigator", "--out", str(out)]
+    args += ["--instance", str(instance.settings.instance_dir), "--redact", "place"]
+    result = CliRunner().invoke(cli, args, input=STAFF_PASSWORD + "\n")
+    assert result.exit_code == 0, result.output
+    data = out.read_bytes()
+    check_dossier(data, instance)
+    manifest = zipfile.ZipFile(io.BytesIO(data)).read("manifest.json")
+    assert hashlib.sha256(manifest).hexdigest() in result.output
+    flat = " ".join(pdf_text(data, tmp_path).split())
+    assert "place: [redacted]" in flat
+    assert PLACE not in flat
+    with instance.sessions() as session:
+        assert (
+            len(session.scalars(select(CustodyEvent).where(CustodyEvent.action == EXPORTED)).all())
+            == 1
+        )
+    # A refused export leaves no file behind, and says why.
+    again = tmp_path / "refused.zip"
+    with transaction(instance.sessions) as session:
+        allow_export(session, "investigator", False)
+    args[args.index(str(out))] = str(again)
+    refused = CliRunner().invoke(cli, args, input=STAFF_PASSWORD + "\n")
+    assert refused.exit_code != 0
+    assert isinstance(refused.exception, ExportNotAllowed)
+    assert not again.exists()

@@ -24,8 +24,8 @@ class ExportForm(FlaskForm):
     )
     location_precision = SelectField(
         "Consented locations",
-        choices=[(OMIT, "Leave them out")]
-        + [(str(n), f"Round to {n} decimal places") for n in range(MAX_PRECISION + 1)],
+        # Plain values (WTForms 3.3 deprecates tuples); the template writes the labels.
+        choices=[OMIT, *(str(n) for n in range(MAX_PRECISION + 1))],
         default="2",
     )
     include_not_cleaned = BooleanField(
