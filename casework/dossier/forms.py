@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, SelectField, SelectMultipleField, StringField
 from wtforms.validators import Length
@@ -9,6 +11,14 @@ from wtforms.validators import Length
 from casework.dossier.export import MAX_PRECISION, ExportOptions
 
 OMIT = "omit"
+
+
+def _values(values: list[str]) -> list[Any]:
+    # Plain strings (value = label), as casework/forms.py does: the types-WTForms stubs do
+    # not know WTForms 3.3's SelectChoice yet.
+    return values
+
+
 MAX_REDACT_CHARS = 2000
 
 
@@ -24,8 +34,8 @@ class ExportForm(FlaskForm):
     )
     location_precision = SelectField(
         "Consented locations",
-        # Plain values (WTForms 3.3 deprecates tuples); the template writes the labels.
-        choices=[OMIT, *(str(n) for n in range(MAX_PRECISION + 1))],
+        # The template writes the labels.
+        choices=_values([OMIT, *(str(n) for n in range(MAX_PRECISION + 1))]),
         default="2",
     )
     include_not_cleaned = BooleanField(
