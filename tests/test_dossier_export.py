@@ -25,6 +25,7 @@ from werkzeug.test import TestResponse
 from casework import cases, reading
 from casework.dossier.export import (
     EXPORTED,
+    DossierCorrupt,
     ExportNotAllowed,
     ExportOptions,
     NotCleanedRefused,
@@ -33,13 +34,15 @@ from casework.dossier.export import (
 )
 from casework.models import TotpStep
 from crypto.keys import fingerprint, format_fingerprint
+from crypto.sealing import open_sealed, seal
 from crypto.stream import stream_size
-from filon.accounts import get_user, unlock_user_key
+from filon.accounts import get_user, open_desk_key, unlock_user_key
 from filon.cli import cli
 from filon.db import transaction
+from filon.desks import get_desk
 from filon.errors import NotFound
 from filon.instance import Instance
-from filon.models import CleaningStatus, CustodyEvent, DeskMembership, Evidence
+from filon.models import CleaningStatus, CustodyEvent, DeskMembership, Evidence, Submission
 from intake.demo import SAMPLES, seed_submissions
 from intake.ports import casework_ports
 from tests.conftest import (
@@ -92,11 +95,16 @@ def allow_export(session: object, username: str, allowed: bool) -> None:
 
 
 def export(
-    instance: Instance, case_id: int, options: ExportOptions | None = None, *, ports: bool = True
+    instance: Instance,
+    case_id: int,
+    options: ExportOptions | None = None,
+    *,
+    ports: bool = True,
+    out: io.BytesIO | None = None,
 ) -> bytes:
     with instance.sessions() as session:
         user = get_user(session, "investigator")
-    out = io.BytesIO()
+    out = out if out is not None else io.BytesIO()
     export_case(
         instance.sessions,
         out,
@@ -463,3 +471,27 @@ def test_filon_export_writes_a_dossier_and_audits_it(
     assert refused.exit_code != 0
     assert isinstance(refused.exception, ExportNotAllowed)
     assert not again.exists()
+
+
+def test_a_file_that_differs_from_its_record_stops_the_stream_before_the_zip_is_whole(
+    instance: Instance, world: dict[str, object]
+) -> None:
+    refs: list[str] = world["refs"]  # type: ignore[assignment]
+    with transaction(instance.sessions) as session:
+        user = get_user(session, "investigator")
+        desk = get_desk(session, DESK)
+        desk_key = open_desk_key(
+            session, desk=desk, user=user, user_key=unlock_user_key(user, STAFF_PASSWORD)
+        )
+        submission = session.scalars(
+            select(Submission).where(Submission.reference == refs[0])
+        ).one()
+        document = json.loads(open_sealed(submission.sealed_metadata, desk_key))
+        document["files"][0]["cleaned_sha256"] = "0" * 64
+        submission.sealed_metadata = seal(json.dumps(document).encode(), desk.public_key)
+    out = io.BytesIO()
+    with pytest.raises(DossierCorrupt, match="IMG_0042.jpg"):
+        export(instance, int(world["case"]), ports=False, out=out)  # type: ignore[call-overload]
+    assert out.getvalue()  # the file's bytes went out ...
+    with pytest.raises(zipfile.BadZipFile):  # ... but the ZIP never got its directory
+        zipfile.ZipFile(io.BytesIO(out.getvalue()))
