@@ -295,7 +295,8 @@ def test_each_export_is_audited_with_the_manifests_hash(
     details = json.loads(event.details)
     assert details["case"] == world["case"]
     assert details["manifest_sha256"] == hashlib.sha256(manifest).hexdigest()
-    assert [f["path"] for f in details["files"]] == ["evidence/01-IMG_0042.jpg"]
+    assert details["files"] == [{"submission": world["refs"][0], "file": 1}]  # type: ignore[index]
+    assert "IMG_0042" not in event.details  # the source's file name stays sealed
     assert event.actor == "user:investigator"
 
 

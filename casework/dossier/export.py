@@ -46,7 +46,7 @@ from casework.risks import risk_label
 from crypto.keys import BoxKeyPair, SigningKeyPair, b64encode, fingerprint, format_fingerprint
 from crypto.sealing import open_sealed
 from crypto.signing import sign_detached
-from crypto.stream import CHUNK_SIZE, CIPHER_CHUNK_SIZE, PREFIX_SIZE
+from crypto.stream import CHUNK_SIZE, CIPHER_CHUNK_SIZE, PREFIX_SIZE, StreamReader
 from filon.accounts import open_desk_key
 from filon.blobstore import BlobStore
 from filon.custody import canonical_json, chain, event_record, format_time
@@ -206,15 +206,16 @@ class _EvidenceBytes:
     def __iter__(self) -> Iterator[bytes]:
         planned = self.entry.planned
         assert planned is not None  # noqa: S101 - only evidence entries are made of these
-        digest = hashlib.sha256()
-        size = 0
-        for chunk in self.store.reader(
-            planned.blob_id, planned.file_key, expected_size=planned.ciphertext_size
+        # The reader hashes the plaintext on a second thread as it decrypts: that digest
+        # is the check, with no second pass over the bytes.
+        with self.store.open(planned.blob_id) as handle:
+            reader = StreamReader(handle, planned.file_key, expected_size=planned.ciphertext_size)
+            yield from reader
+        summary = reader.summary
+        if (summary.plaintext_sha256, summary.plaintext_size) != (
+            self.entry.sha256,
+            self.entry.size,
         ):
-            digest.update(chunk)
-            size += len(chunk)
-            yield chunk
-        if digest.hexdigest() != self.entry.sha256 or size != self.entry.size:
             raise DossierCorrupt(f"{self.entry.path} does not match its recorded hash")
 
 
@@ -628,7 +629,11 @@ def _thumbnails(plan: ExportPlan, store: BlobStore, ports: CaseworkPorts) -> dic
 
 
 def record_export(session: Session, *, user: User, plan: ExportPlan, dossier: Dossier) -> None:
-    """Record the export on the desk's audit trail, in the caller's transaction."""
+    """Record the export on the desk's audit trail, in the caller's transaction.
+
+    The manifest's SHA-256 ties the trail to the exact dossier that left: whoever holds a
+    copy can show which export it was.
+    """
     case, desk = check_can_export(session, user=user, case_id=int(plan.case["id"]))
     audit.record_audit(
         session,
@@ -637,9 +642,9 @@ def record_export(session: Session, *, user: User, plan: ExportPlan, dossier: Do
         action=EXPORTED,
         details={
             "case": case.id,
-            "files": [
-                {"submission": f.reference, "file": f.number, "path": f.path} for f in plan.files
-            ],
+            # By receipt and number only: a file's name is the source's, and the trail is
+            # plaintext at rest.
+            "files": [{"submission": f.reference, "file": f.number} for f in plan.files],
             "manifest_sha256": dossier.manifest_sha256,
         },
     )
