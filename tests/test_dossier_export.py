@@ -496,3 +496,16 @@ def test_a_file_that_differs_from_its_record_stops_the_stream_before_the_zip_is_
     assert out.getvalue()  # the file's bytes went out ...
     with pytest.raises(zipfile.BadZipFile):  # ... but the ZIP never got its directory
         zipfile.ZipFile(io.BytesIO(out.getvalue()))
+
+
+@pytest.mark.parametrize(("ports", "images"), [(True, 1), (False, 0)])
+def test_pictures_get_a_thumbnail_drawn_by_the_sandbox_and_none_without_its_port(
+    instance: Instance, world: dict[str, object], tmp_path: Path, ports: bool, images: int
+) -> None:
+    data = export(instance, int(world["case"]), ports=ports)  # type: ignore[call-overload]
+    pdf = tmp_path / "report.pdf"
+    pdf.write_bytes(zipfile.ZipFile(io.BytesIO(data)).read("report.pdf"))
+    listing = subprocess.run(
+        ["pdfimages", "-list", str(pdf)], check=True, capture_output=True, text=True
+    ).stdout
+    assert len(listing.strip().splitlines()[2:]) == images  # two header lines, then one a picture
