@@ -22,6 +22,7 @@ from nacl.signing import VerifyKey
 from sqlalchemy import delete, select, update
 from werkzeug.test import TestResponse
 
+import filon
 from casework import cases, reading
 from casework.dossier.export import (
     EXPORTED,
@@ -189,6 +190,9 @@ def test_a_case_exports_as_a_signed_dossier_holding_exactly_what_it_lists(
     assert format_fingerprint(fp) in readme
     assert f"python verify.py dossier.zip --fingerprint {fp}" in readme
     assert "filon verify" in readme
+    # verify.py is the source of filon/dossier_verify.py, byte for byte.
+    bundled = zipfile.ZipFile(io.BytesIO(data)).read("verify.py")
+    assert bundled == (Path(filon.__file__).parent / "dossier_verify.py").read_bytes()
 
 
 def test_the_report_renders_and_holds_title_hashes_answers_and_risks(
