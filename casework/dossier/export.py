@@ -42,7 +42,6 @@ import filon
 from casework import audit
 from casework.cases import case_timeline, member_case, merged_into
 from casework.models import Case, CaseEvidence, CaseSubmission
-from casework.risks import risk_label
 from crypto.keys import BoxKeyPair, SigningKeyPair, b64encode, fingerprint, format_fingerprint
 from crypto.sealing import open_sealed
 from crypto.signing import sign_detached
@@ -672,7 +671,3 @@ def export_case(
         out.write(chunk)
     return dossier
 
-
-def risk_labels(codes: Iterable[str]) -> list[str]:
-    """The OECD Annex II labels of a case's risk codes."""
-    return [risk_label(code) for code in codes]
