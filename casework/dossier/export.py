@@ -670,4 +670,3 @@ def export_case(
     for chunk in dossier.chunks():
         out.write(chunk)
     return dossier
-
