@@ -9,6 +9,7 @@ from flask import Flask, Response, render_template
 from casework.errors import PortsMissing
 from casework.views import account, admin, auth, desks
 from casework.views import cases as case_views  # not `cases`: that is the service module
+from casework.views import dossier as dossier_views  # not `dossier`: that is the package
 from casework.views import inbox as inbox_views  # not `inbox`: that is the service module
 from casework.web import RecordId, own_secret, refuse_nul_characters
 from filon.errors import NotFound
@@ -52,6 +53,7 @@ def create_app(
     app.register_blueprint(account.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(inbox_views.bp)
+    app.register_blueprint(dossier_views.bp)
     app.register_error_handler(NotFound, _not_found)
     app.register_error_handler(PortsMissing, _unavailable)
     app.after_request(_no_store)

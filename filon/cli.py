@@ -268,6 +268,82 @@ def verify_command(ctx: click.Context, dossier: Path, fingerprint: str | None) -
         click.echo(UNCHECKED_KEY)
 
 
+@cli.command("export")
+@instance_option
+@click.argument("case_id", metavar="CASE", type=click.IntRange(min=1))
+@click.option("--user", "username", required=True, help="A member allowed to export.")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="Write the dossier ZIP here (a new file).",
+)
+@click.option("--no-answers", is_flag=True, help="Leave the sources' answers out of the report.")
+@click.option("--redact", multiple=True, help="Show this answer field as [redacted] (repeatable).")
+@click.option(
+    "--location-precision",
+    type=click.IntRange(0, 6),
+    default=2,
+    show_default=True,
+    help="Decimal places of consented locations.",
+)
+@click.option("--no-locations", is_flag=True, help="Leave consented locations out.")
+@click.option(
+    "--include-not-cleaned",
+    is_flag=True,
+    help="Include files that could not be cleaned of metadata (they may identify a source).",
+)
+def export_command(
+    instance_dir: Path | None,
+    case_id: int,
+    username: str,
+    out: Path,
+    no_answers: bool,
+    redact: tuple[str, ...],
+    location_precision: int,
+    no_locations: bool,
+    include_not_cleaned: bool,
+) -> None:
+    """Write a case as a signed dossier (filon-dossier/1); the export is audited."""
+    from casework.dossier.export import ExportOptions, export_case  # noqa: PLC0415
+    from intake.ports import casework_ports  # noqa: PLC0415 - composition root
+
+    options = ExportOptions(
+        include_answers=not no_answers,
+        redact=frozenset(redact),
+        location_precision=None if no_locations else location_precision,
+        include_not_cleaned=include_not_cleaned,
+    )
+    instance = _open(instance_dir)
+    try:
+        with instance.sessions() as session:
+            member = get_user(session, username)
+        user_key = _unlock(member, read_secret(f"Password of {username}"))
+        with open(out, "xb") as handle:
+            try:
+                dossier = export_case(
+                    instance.sessions,
+                    handle,
+                    store=instance.store,
+                    signing_key=instance.keyring.signing_key(),
+                    user=member,
+                    user_key=user_key,
+                    case_id=case_id,
+                    options=options,
+                    ports=casework_ports(),
+                )
+            except BaseException:
+                out.unlink(missing_ok=True)  # never leave half a dossier that looks like one
+                raise
+    finally:
+        instance.close()
+    click.echo(f"dossier written to {out} ({out.stat().st_size:,} bytes)")
+    click.echo(f"manifest sha256: {dossier.manifest_sha256}")
+    click.echo(
+        "signing key: " + format_fingerprint(fingerprint(instance.keyring.signing_key().public))
+    )
+
+
 @cli.command()
 @instance_option
 @click.option("--dry-run", is_flag=True, help="List what would go, and remove nothing.")

@@ -30,13 +30,16 @@ need_debian() {
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
 }
 
-debian=()
+# DejaVu Sans: the dossier report embeds it, so French, Dutch and Swahili names print as written.
+# (need_debian installs only what is missing.)
+debian=(fonts-dejavu-core)
 # The machine's Python may come from elsewhere (pyenv): ask apt only for what is missing.
 python3 -c 'import venv, ensurepip' 2>/dev/null || debian+=(python3 python3-venv)
 command -v node >/dev/null && command -v npm >/dev/null || debian+=(nodejs npm)
 # The suite needs a PostgreSQL server, exiftool to check cleaning, ffmpeg for audio and video,
-# and Chromium for the browser tests (Debian's build: Playwright drives it, never downloads one).
-[ $want_test -eq 1 ] && debian+=(postgresql libimage-exiftool-perl libarchive-zip-perl ffmpeg chromium)
+# Chromium for the browser tests (Debian's build: Playwright drives it, never downloads one),
+# and poppler-utils (pdftotext, pdftoppm) to read and render the dossier's report.
+[ $want_test -eq 1 ] && debian+=(postgresql libimage-exiftool-perl libarchive-zip-perl ffmpeg chromium poppler-utils)
 [ ${#debian[@]} -gt 0 ] && need_debian "${debian[@]}"
 
 # Python: one virtual environment, reinstalled only when pyproject.toml changes.

@@ -238,6 +238,11 @@ CALLS: dict[tuple[str, str], Call] = {
     ),
     ("cases.unlink_evidence", "POST"): Call("/cases/{spare}/evidence/{link}/unlink"),
     ("cases.merge", "POST"): Call("/cases/{spare}/merge", (("into", "{case}"),)),
+    # Exporting a dossier: only members whose membership allows exports (none in the world).
+    ("dossier.choose", "GET"): Call("/cases/{case}/export"),
+    ("dossier.download", "POST"): Call(
+        "/cases/{case}/export", (("evidence", "1"), ("location_precision", "2"))
+    ),
     # The account pages (any staff member): wrong passwords change nothing.
     ("account.account", "GET"): Call("/account"),
     ("account.change_password", "POST"): Call(
@@ -352,6 +357,9 @@ def desk_outcomes(role: str) -> dict[tuple[str, str], Outcome]:
         ("cases.comment_evidence", "POST"): (303, "/cases/{spare}"),
         ("cases.unlink_evidence", "POST"): (303, "/cases/{spare}"),
         ("cases.merge", "POST"): (303, "/cases/{case}"),
+        # No member of the world may export: refused before any step-up is asked for.
+        ("dossier.choose", "GET"): (403, None),
+        ("dossier.download", "POST"): (403, None),
     }
 
 
@@ -767,8 +775,10 @@ def test_posts_without_csrf_are_refused_and_change_nothing(
     for key, call in CALLS.items():
         if key[1] == "POST" and key not in {("auth.login", "POST")}:
             response = staff.client.post(fill(call.path, world), data=dict(call.data))
-            # The admin pages refuse a non-admin (403) before they look at the form.
-            assert response.status_code == (403 if key in ADMIN_ROUTES else 400), key
+            # The admin pages refuse a non-admin (403) before they look at the form, as the
+            # export refuses a member whose membership does not allow exports.
+            refused_first = key in ADMIN_ROUTES or key == ("dossier.download", "POST")
+            assert response.status_code == (403 if refused_first else 400), key
     assert snapshot(instance) == before
     assert staff.session_cookie() is not None  # the sign-out without a token did nothing
     assert staff.client.get(f"/submissions/{world.refs[0]}").status_code == 200
