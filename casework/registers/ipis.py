@@ -34,6 +34,7 @@ from casework.registers.minerals import fold, normalise
 from filon.db import current_hour
 from filon.errors import FilonError
 
+SAMPLE_CSV = Path(__file__).resolve().parent / "samples" / "ipis_sample.csv"
 REQUIRED_COLUMNS = ("pcode", "vid", "visit_date", "longitude", "latitude")
 MINERAL_COLUMNS = ("mineral1", "mineral2", "mineral3")
 ARMED_GROUP_COLUMNS = ("armed_group1", "armed_group2", "armed_group3")
