@@ -213,9 +213,22 @@ def test_malformed_rows_are_reported_by_line_and_never_dropped(
     ]
     assert report.rows == 9
     assert report.visits_created + len(report.skipped) == report.rows
-    assert counts(sessions) == (1, 1)
+    assert report.warnings == []
     rendered = report.render()
     assert "skipped line 7: vid 'SYNV-0001' repeats line 2" in rendered
+
+
+def test_a_position_outside_the_drc_is_imported_with_a_warning(
+    sessions: sessionmaker[Session], tmp_path: Path
+) -> None:
+    header, rows = read_sample()
+    swapped = dict(rows[0], latitude=rows[0]["longitude"], longitude=rows[0]["latitude"])
+    report = import_file(sessions, write_csv(tmp_path / "swapped.csv", header, [swapped]))
+    assert report.visits_created == 1
+    assert [w.where for w in report.warnings] == ["line 2"]
+    assert "outside the DRC" in report.warnings[0].reason
+    assert "warning line 2: position" in report.render()
+    assert counts(sessions) == (1, 1)
 
 
 def test_a_file_without_the_key_columns_is_refused(

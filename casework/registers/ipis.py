@@ -55,6 +55,9 @@ _DATE_FORMATS = (
     "%d %b %Y",
     "%d %B %Y",
 )
+# A box around the DRC and its borders: a position outside it is imported but warned about
+# (most often latitude and longitude swapped, or a sign lost).
+DRC_BOX = (-14.0, 6.0, 11.5, 32.0)  # south, north, west, east
 _TRUE = {"1", "yes", "oui", "true", "y", "o", "vrai"}
 _FALSE = {"0", "no", "non", "false", "n", "faux"}
 
@@ -313,6 +316,9 @@ def parse_row(where: str, row: dict[str, str], warnings: list[Skipped]) -> Visit
     longitude = parse_coordinate(row.get("longitude", ""), "longitude", 180)
     if latitude == 0 and longitude == 0:
         raise RowError("latitude and longitude are both 0 (no position)")
+    south, north, west, east = DRC_BOX
+    if not (south <= latitude <= north and west <= longitude <= east):
+        warnings.append(Skipped(where, f"position {latitude}, {longitude} is outside the DRC"))
     minerals: list[str] = []
     for column in MINERAL_COLUMNS:
         name = row.get(column, "")
