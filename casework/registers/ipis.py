@@ -454,15 +454,10 @@ def import_rows(
             report.visits_unchanged += 1
     session.flush()
 
+    latest = _latest_visits(session, [site.id for site in sites.values()])
     for pcode, site in sites.items():
-        latest = session.scalars(
-            select(MineSiteVisit)
-            .where(MineSiteVisit.site_id == site.id)
-            .order_by(MineSiteVisit.visit_date.desc(), MineSiteVisit.id.desc())
-            .limit(1)
-        ).one()
         for visit_field, site_field in _SITE_FIELDS.items():
-            setattr(site, site_field, getattr(latest, visit_field))
+            setattr(site, site_field, getattr(latest[site.id], visit_field))
         site.source = source[:MAX_TITLE_CHARS]
         if pcode not in before:
             report.sites_created += 1
@@ -484,6 +479,21 @@ def _existing(session: Session, model: Any, dataset: str, keys: list[str]) -> di
         ):
             found[item.external_id] = item
     return found
+
+
+def _latest_visits(session: Session, site_ids: list[int]) -> dict[int, MineSiteVisit]:
+    """Each site's latest visit (by date, then the later row), a chunk of sites per query."""
+    latest: dict[int, MineSiteVisit] = {}
+    for i in range(0, len(site_ids), _CHUNK):
+        chunk = site_ids[i : i + _CHUNK]
+        for visit in session.scalars(select(MineSiteVisit).where(MineSiteVisit.site_id.in_(chunk))):
+            best = latest.get(visit.site_id)
+            if best is None or (visit.visit_date or dt.date.min, visit.id) > (
+                best.visit_date or dt.date.min,
+                best.id,
+            ):
+                latest[visit.site_id] = visit
+    return latest
 
 
 def _site_state(site: MineSite) -> tuple[Any, ...]:
