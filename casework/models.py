@@ -18,9 +18,13 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
+    Date,
     DateTime,
+    Float,
     ForeignKey,
     Index,
+    Integer,
     LargeBinary,
     String,
     Text,
@@ -240,3 +244,149 @@ Index(
 )
 Index("ix_evidence_submission_cleaning", Evidence.submission_id, Evidence.cleaning_status)
 Index("ix_cases_desk_priority", Case.desk_id, Case.priority)
+
+
+# -- registers (DESIGN.md §7) ----------------------------------------------------------------
+
+MAX_DATASET_CHARS = 64
+MAX_EXTERNAL_ID_CHARS = 64
+MAX_PLACE_CHARS = 120
+
+
+class MineSite(Base):
+    """A mine site from a register: its latest known state, keyed by source dataset and id.
+
+    A re-import of the same dataset updates the row found by ``(dataset, external_id)``
+    (IPIS: the ``pcode``) instead of adding another; every visit stays in
+    :class:`MineSiteVisit`.
+    """
+
+    __tablename__ = "mine_sites"
+    __table_args__ = (
+        UniqueConstraint("dataset", "external_id"),
+        # Bounding-box queries (the map's visible area, the nearest sites to a geotag).
+        Index("ix_mine_sites_lat_lon", "latitude", "longitude"),
+        Index("ix_mine_sites_lon_lat", "longitude", "latitude"),
+    )
+
+    id: Mapped[intpk]
+    dataset: Mapped[str] = mapped_column(String(MAX_DATASET_CHARS))
+    external_id: Mapped[str] = mapped_column(String(MAX_EXTERNAL_ID_CHARS))
+    name: Mapped[str] = mapped_column(String(MAX_TITLE_CHARS))
+    latitude: Mapped[float] = mapped_column(Float)
+    longitude: Mapped[float] = mapped_column(Float)
+    province: Mapped[str] = mapped_column(String(MAX_PLACE_CHARS), default="")
+    territoire: Mapped[str] = mapped_column(String(MAX_PLACE_CHARS), default="")
+    village: Mapped[str] = mapped_column(String(MAX_PLACE_CHARS), default="")
+    minerals: Mapped[list[str]] = mapped_column(JSON, default=list)  # registers.minerals codes
+    last_visit_date: Mapped[dt.date | None] = mapped_column(Date)
+    workers: Mapped[int | None] = mapped_column(Integer)
+    armed_presence: Mapped[bool | None] = mapped_column(Boolean)
+    itsci: Mapped[str] = mapped_column(String(MAX_LABEL_CHARS), default="")
+    qualification: Mapped[str] = mapped_column(String(MAX_LABEL_CHARS), default="")
+    source: Mapped[str] = mapped_column(String(MAX_TITLE_CHARS), default="")  # provenance
+    updated_hour: Mapped[hour]
+
+
+class MineSiteVisit(Base):
+    """One visit to a mine site as the register recorded it: an observation, never overwritten."""
+
+    __tablename__ = "mine_site_visits"
+    __table_args__ = (UniqueConstraint("dataset", "external_id"),)
+
+    id: Mapped[intpk]
+    site_id: Mapped[int] = mapped_column(
+        ForeignKey("mine_sites.id", ondelete="CASCADE"), index=True
+    )
+    dataset: Mapped[str] = mapped_column(String(MAX_DATASET_CHARS))
+    external_id: Mapped[str] = mapped_column(String(MAX_EXTERNAL_ID_CHARS))  # IPIS: vid
+    visit_date: Mapped[dt.date | None] = mapped_column(Date)
+    name: Mapped[str] = mapped_column(String(MAX_TITLE_CHARS))
+    latitude: Mapped[float] = mapped_column(Float)
+    longitude: Mapped[float] = mapped_column(Float)
+    province: Mapped[str] = mapped_column(String(MAX_PLACE_CHARS), default="")
+    territoire: Mapped[str] = mapped_column(String(MAX_PLACE_CHARS), default="")
+    village: Mapped[str] = mapped_column(String(MAX_PLACE_CHARS), default="")
+    minerals: Mapped[list[str]] = mapped_column(JSON, default=list)
+    workers: Mapped[int | None] = mapped_column(Integer)
+    armed_presence: Mapped[bool | None] = mapped_column(Boolean)
+    interference: Mapped[bool | None] = mapped_column(Boolean)
+    armed_groups: Mapped[list[str]] = mapped_column(JSON, default=list)
+    armed_group_type: Mapped[str] = mapped_column(String(MAX_PLACE_CHARS), default="")
+    state_services: Mapped[list[str]] = mapped_column(JSON, default=list)
+    itsci: Mapped[str] = mapped_column(String(MAX_LABEL_CHARS), default="")
+    qualification: Mapped[str] = mapped_column(String(MAX_LABEL_CHARS), default="")
+    row: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # the row as it came
+
+
+class ActorKind(enum.StrEnum):
+    """Who stands in a supply chain (DESIGN.md §7)."""
+
+    MINE_OPERATOR = "mine_operator"
+    COOPERATIVE = "cooperative"
+    TRADER = "trader"  # négociant
+    COMPTOIR = "comptoir"
+    EXPORTER = "exporter"
+    SMELTER = "smelter"
+    REFINER = "refiner"
+    COMPONENT_MAKER = "component_maker"
+    MANUFACTURER = "manufacturer"
+    BRAND = "brand"
+    ARMED_GROUP = "armed_group"
+    SECURITY_FORCE = "security_force"
+    AUTHORITY = "authority"
+
+
+class Actor(Base):
+    """A company, group or authority; imported ones keep their dataset and external id."""
+
+    __tablename__ = "actors"
+    __table_args__ = (UniqueConstraint("dataset", "external_id"),)
+
+    id: Mapped[intpk]
+    kind: Mapped[ActorKind] = mapped_column(string_enum(ActorKind))
+    name: Mapped[str] = mapped_column(String(MAX_TITLE_CHARS), index=True)
+    country: Mapped[str] = mapped_column(String(MAX_PLACE_CHARS), default="")
+    dataset: Mapped[str | None] = mapped_column(String(MAX_DATASET_CHARS))
+    external_id: Mapped[str | None] = mapped_column(String(MAX_EXTERNAL_ID_CHARS))  # CID…
+    updated_hour: Mapped[hour]
+
+
+class ChainLink(Base):
+    """Minerals pass from an actor or a mine site to an actor, over a period."""
+
+    __tablename__ = "chain_links"
+
+    id: Mapped[intpk]
+    from_site_id: Mapped[int | None] = mapped_column(
+        ForeignKey("mine_sites.id", ondelete="CASCADE"), index=True
+    )
+    from_actor_id: Mapped[int | None] = mapped_column(
+        ForeignKey("actors.id", ondelete="CASCADE"), index=True
+    )
+    to_actor_id: Mapped[int] = mapped_column(
+        ForeignKey("actors.id", ondelete="CASCADE"), index=True
+    )
+    mineral: Mapped[str] = mapped_column(String(MAX_LABEL_CHARS), default="")
+    period_start: Mapped[dt.date | None] = mapped_column(Date)
+    period_end: Mapped[dt.date | None] = mapped_column(Date)
+    created_hour: Mapped[hour]
+
+
+class EvidenceLink(Base):
+    """A piece of evidence (or a case) that supports a chain link."""
+
+    __tablename__ = "evidence_links"
+
+    id: Mapped[intpk]
+    chain_link_id: Mapped[int] = mapped_column(
+        ForeignKey("chain_links.id", ondelete="CASCADE"), index=True
+    )
+    evidence_id: Mapped[int | None] = mapped_column(
+        ForeignKey("evidence.id", ondelete="CASCADE"), index=True
+    )
+    case_id: Mapped[int | None] = mapped_column(
+        ForeignKey("cases.id", ondelete="CASCADE"), index=True
+    )
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_hour: Mapped[hour]

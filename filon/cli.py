@@ -119,6 +119,13 @@ def init(
         logins = seed_demo(instance, password=demo_password)
         outcomes = seed_submissions(instance, DEMO_DESK)
         text = render_logins(logins) + render_samples([(o.receipt, o.codename) for o in outcomes])
+        from casework.registers.ipis import SAMPLE_CSV, import_file  # noqa: PLC0415
+
+        sites = import_file(instance.sessions, SAMPLE_CSV, dataset="demo-ipis")
+        text += (
+            f"\nMine sites: {sites.sites_created} synthetic sites with {sites.visits_created}"
+            f" visits loaded from {SAMPLE_CSV.name} (dataset demo-ipis)\n"
+        )
         save_demo_text(instance.settings.instance_dir, text)
         click.echo(text)
     instance.close()
@@ -342,6 +349,25 @@ def export_command(
     click.echo(
         "signing key: " + format_fingerprint(fingerprint(instance.keyring.signing_key().public))
     )
+
+
+@cli.command("import-sites")
+@instance_option
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--dataset", default="ipis", show_default=True, help="The source dataset's name.")
+@click.option("--dry-run", is_flag=True, help="Report what would change, and write nothing.")
+def import_sites(instance_dir: Path | None, file: Path, dataset: str, dry_run: bool) -> None:
+    """Import IPIS-style mine-site visits (CSV or GeoJSON) and print the report."""
+    from casework.registers.ipis import import_file  # noqa: PLC0415 - composition root
+
+    instance = _open(instance_dir)
+    try:
+        report = import_file(instance.sessions, file, dataset=dataset, dry_run=dry_run)
+    except FilonError as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        instance.close()
+    click.echo(report.render())
 
 
 @cli.command()

@@ -363,3 +363,67 @@ def test_upgrade_from_0006_backfills_case_labels_and_adds_saved_searches(engine:
         assert connection.execute(text("SELECT count(*) FROM saved_searches")).scalar() == 0
     indexes = {i["name"] for i in inspect(engine).get_indexes("submissions")}
     assert {"ix_submissions_desk_received", "ix_submissions_desk_status_received"} <= indexes
+
+
+def test_upgrade_from_0007_keeps_cases_and_adds_the_registers(engine: Engine) -> None:
+    """0008 adds mine sites, visits, actors, chain links and evidence links beside the cases."""
+    schema.upgrade(engine, "0007")
+    with engine.begin() as connection:
+        insert_desk(connection)
+        connection.execute(
+            text(
+                "INSERT INTO cases (desk_id, title, status, priority, summary, minerals,"
+                " risk_categories, tags, created_hour, updated_hour) SELECT id, 'Kept', 'new',"
+                " 'high', '', '[]', '[]', '[]', '2026-11-22 10:00:00', '2026-11-22 10:00:00'"
+                " FROM desks"
+            )
+        )
+    schema.upgrade(engine, "0008")
+    assert schema.current_revision(engine) == "0008"
+    with engine.begin() as connection:
+        assert connection.execute(text("SELECT title FROM cases")).scalar() == "Kept"
+        insert_site = text(
+            "INSERT INTO mine_sites (dataset, external_id, name, latitude, longitude, province,"
+            " territoire, village, minerals, workers, armed_presence, itsci, qualification,"
+            " source, updated_hour) VALUES ('ipis', 'SYN-1', 'Site', -1.5, 28.8, '', '', '',"
+            " '[\"gold\"]', 40, true, '', '', 'test', '2026-11-22 10:00:00')"
+        )
+        connection.execute(insert_site)
+        # One row per (dataset, external id): a re-import can only update.
+        with pytest.raises(IntegrityError), connection.begin_nested():
+            connection.execute(insert_site)
+        connection.execute(
+            text(
+                "INSERT INTO mine_site_visits (site_id, dataset, external_id, visit_date, name,"
+                " latitude, longitude, province, territoire, village, minerals, armed_groups,"
+                " armed_group_type, state_services, itsci, qualification, row) SELECT id,"
+                " 'ipis', 'V-1', '2016-08-03', 'Site', -1.5, 28.8, '', '', '', '[]', '[]', '',"
+                " '[]', '', '', '{}' FROM mine_sites"
+            )
+        )
+        connection.execute(
+            text(
+                "INSERT INTO actors (kind, name, country, updated_hour) VALUES"
+                " ('trader', 'Négociant', 'CD', '2026-11-22 10:00:00')"
+            )
+        )
+        with pytest.raises(IntegrityError), connection.begin_nested():
+            connection.execute(
+                text(
+                    "INSERT INTO actors (kind, name, country, updated_hour) VALUES"
+                    " ('wizard', 'X', '', '2026-11-22 10:00:00')"
+                )
+            )
+        connection.execute(
+            text(
+                "INSERT INTO chain_links (from_site_id, to_actor_id, mineral, created_hour)"
+                " SELECT mine_sites.id, actors.id, 'gold', '2026-11-22 10:00:00'"
+                " FROM mine_sites, actors"
+            )
+        )
+        connection.execute(text("DELETE FROM mine_sites"))
+        # Visits and chain links go with their site.
+        assert connection.execute(text("SELECT count(*) FROM mine_site_visits")).scalar() == 0
+        assert connection.execute(text("SELECT count(*) FROM chain_links")).scalar() == 0
+    indexes = {i["name"] for i in inspect(engine).get_indexes("mine_sites")}
+    assert {"ix_mine_sites_lat_lon", "ix_mine_sites_lon_lat"} <= indexes
