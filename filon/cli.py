@@ -114,13 +114,12 @@ def init(
         f"  fingerprint {format_fingerprint(fingerprint(created.recovery_public_key))}\n"
     )
     if demo:
+        from casework.registers.ipis import SAMPLE_CSV, import_file  # noqa: PLC0415
         from intake.demo import seed_submissions  # noqa: PLC0415 - composition root
 
         logins = seed_demo(instance, password=demo_password)
         outcomes = seed_submissions(instance, DEMO_DESK)
         text = render_logins(logins) + render_samples([(o.receipt, o.codename) for o in outcomes])
-        from casework.registers.ipis import SAMPLE_CSV, import_file  # noqa: PLC0415
-
         sites = import_file(instance.sessions, SAMPLE_CSV, dataset="demo-ipis")
         text += (
             f"\nMine sites: {sites.sites_created} synthetic sites with {sites.visits_created}"

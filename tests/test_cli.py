@@ -239,6 +239,10 @@ def test_demo_submissions_came_through_the_pipeline(demo: tuple[Path, str], tmp_
     codenames = re.findall(r"FLN(?:-[A-Z2-7]{4}){4}  codename: ((?:\S+ ){7}\S+)", output)
     assert len(codenames) == 2
     assert all(codename in (path / "demo-logins.txt").read_text() for codename in codenames)
+    # The synthetic IPIS-style sample (the real column names, invented sites) is loaded too.
+    loaded = re.search(r"Mine sites: (\d+) synthetic sites with (\d+) visits", output)
+    assert loaded is not None
+    assert (int(loaded.group(1)), int(loaded.group(2))) == (30, 60)
     result = filon(
         "open",
         receipts[0],
