@@ -25,12 +25,10 @@ Run by hand: ``PYTHONPATH=$PWD .venv/bin/python bench/dossier_export.py [--size-
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import os
 import sys
-import tempfile
 import time
 import zipfile
 from pathlib import Path
@@ -40,6 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # for stream_1gib, bes
 from stream_1gib import (  # noqa: E402
     MIB,
     PseudoRandomPlaintext,
+    bench_main,
     memory_status,
     plaintext_sha256,
     reset_peak_rss,
@@ -58,18 +57,6 @@ from intake.submission import IncomingFile, submit  # noqa: E402
 RSS_LIMIT_MIB = 100
 REPO = Path(__file__).resolve().parent.parent
 PASSWORD = "bench-password-not-secret"  # noqa: S105 - a throwaway account in a temp folder
-
-
-def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
-    parser.add_argument("--size-mib", type=int, default=1024, help="evidence size in MiB")
-    parser.add_argument(
-        "--dir",
-        type=Path,
-        default=None,
-        help="where to work (default: a temporary folder under the repo's build/)",
-    )
-    return parser.parse_args()
 
 
 def seal_incoming(instance: Instance, size: int) -> IncomingFile:
@@ -205,20 +192,12 @@ def run(size: int, workdir: Path) -> tuple[dict[str, str], bool]:
     return figures, intact and growth_mib < RSS_LIMIT_MIB
 
 
-def main() -> int:
-    args = parse_args()
-    if args.size_mib < 1:
-        raise SystemExit("--size-mib must be at least 1")
-    if args.dir is None:
-        parent = REPO / "build"  # gitignored, and on the same disk as the repo
-        parent.mkdir(exist_ok=True)
-    else:
-        parent = args.dir
-    with tempfile.TemporaryDirectory(prefix="bench-dossier-", dir=parent) as workdir:
-        figures, ok = run(args.size_mib * MIB, Path(workdir))
-    print(" ".join(f"{name}={value}" for name, value in figures.items()))
-    return 0 if ok else 1
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(
+        bench_main(
+            run,
+            description=__doc__.split("\n\n", 1)[0],
+            prefix="bench-dossier-",
+            size_help="evidence size in MiB",
+        )
+    )

@@ -29,6 +29,7 @@ import os
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from crypto.stream import CHUNK_SIZE, decrypt_stream, encrypt_stream, new_stream_key, stream_size
@@ -104,18 +105,6 @@ def plaintext_sha256(size: int) -> str:
     return sha.hexdigest()
 
 
-def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
-    parser.add_argument("--size-mib", type=int, default=1024, help="plaintext size in MiB")
-    parser.add_argument(
-        "--dir",
-        type=Path,
-        default=None,
-        help="where to write the stream (default: a temporary folder under the repo's build/)",
-    )
-    return parser.parse_args()
-
-
 def run(size: int, workdir: Path) -> tuple[dict[str, str], bool]:
     """Encrypt to ``workdir``, decrypt back, and return the figures and whether all held."""
     key = new_stream_key()
@@ -170,8 +159,26 @@ def run(size: int, workdir: Path) -> tuple[dict[str, str], bool]:
     return figures, intact and growth_mib < RSS_LIMIT_MIB
 
 
-def main() -> int:
-    args = parse_args()
+def bench_main(
+    run: Callable[[int, Path], tuple[dict[str, str], bool]],
+    *,
+    description: str,
+    prefix: str,
+    size_help: str,
+) -> int:
+    """Parse ``--size-mib`` and ``--dir``, run in a temporary folder, print one line of figures.
+
+    The exit status is 0 only when ``run`` says its checks and memory target held.
+    """
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--size-mib", type=int, default=1024, help=size_help)
+    parser.add_argument(
+        "--dir",
+        type=Path,
+        default=None,
+        help="where to work (default: a temporary folder under the repo's build/)",
+    )
+    args = parser.parse_args()
     if args.size_mib < 1:
         raise SystemExit("--size-mib must be at least 1")
     if args.dir is None:
@@ -179,11 +186,18 @@ def main() -> int:
         parent.mkdir(exist_ok=True)
     else:
         parent = args.dir
-    with tempfile.TemporaryDirectory(prefix="bench-stream-", dir=parent) as workdir:
+    with tempfile.TemporaryDirectory(prefix=prefix, dir=parent) as workdir:
         figures, ok = run(args.size_mib * MIB, Path(workdir))
     print(" ".join(f"{name}={value}" for name, value in figures.items()))
     return 0 if ok else 1
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(
+        bench_main(
+            run,
+            description=__doc__.split("\n\n", 1)[0],
+            prefix="bench-stream-",
+            size_help="plaintext size in MiB",
+        )
+    )
