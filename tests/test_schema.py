@@ -70,6 +70,37 @@ def insert_desk(connection: Connection) -> None:
     )
 
 
+def insert_user(connection: Connection, role: str) -> None:
+    """The account 'ana' as every revision since 0001 holds it."""
+    connection.execute(
+        text(
+            "INSERT INTO users (username, role, password_hash, public_key, wrapped_private_key,"
+            " totp_secret, active, created_day) VALUES ('ana', :role, 'h', :pk,"
+            " :wrapped, 'JBSWY3DPEHPK3PXP', true, '2026-11-01')"
+        ),
+        {"role": role, "pk": b"\x01" * 32, "wrapped": b"\x02" * 90},
+    )
+
+
+def insert_submission(connection: Connection, status: str) -> None:
+    """A source and its submission 'REF1' to the desk of :func:`insert_desk`."""
+    connection.execute(
+        text(
+            "INSERT INTO sources (lookup_hash, public_key, last_seen_day)"
+            " VALUES (:hash, :pk, '2026-11-01')"
+        ),
+        {"hash": "f" * 64, "pk": b"\x03" * 32},
+    )
+    connection.execute(
+        text(
+            "INSERT INTO submissions (reference, desk_id, source_id, received_hour,"
+            " sealed_metadata, status) SELECT 'REF1', desks.id, sources.id,"
+            " '2026-11-01 10:00:00', :sealed, :status FROM desks, sources"
+        ),
+        {"sealed": b"\x04" * 64, "status": status},
+    )
+
+
 def test_upgrade_from_0001_keeps_data(engine: Engine) -> None:
     """Every migration upgrades a database holding data; 0002 adds uploads beside it."""
     schema.upgrade(engine, "0001")
@@ -97,14 +128,7 @@ def test_upgrade_from_0002_keeps_users_and_adds_staff_sessions(engine: Engine) -
     """0003 adds the staff sessions and used TOTP steps beside existing accounts."""
     schema.upgrade(engine, "0002")
     with engine.begin() as connection:
-        connection.execute(
-            text(
-                "INSERT INTO users (username, role, password_hash, public_key, wrapped_private_key,"
-                " totp_secret, active, created_day) VALUES ('ana', 'investigator', 'h', :pk,"
-                " :wrapped, 'JBSWY3DPEHPK3PXP', true, '2026-11-01')"
-            ),
-            {"pk": b"\x01" * 32, "wrapped": b"\x02" * 90},
-        )
+        insert_user(connection, "investigator")
     schema.upgrade(engine, "0003")
     assert schema.current_revision(engine) == "0003"
     with engine.begin() as connection:
@@ -133,21 +157,7 @@ def test_upgrade_from_0003_keeps_submissions_and_adds_cases(engine: Engine) -> N
     schema.upgrade(engine, "0003")
     with engine.begin() as connection:
         insert_desk(connection)
-        connection.execute(
-            text(
-                "INSERT INTO sources (lookup_hash, public_key, last_seen_day)"
-                " VALUES (:hash, :pk, '2026-11-01')"
-            ),
-            {"hash": "f" * 64, "pk": b"\x03" * 32},
-        )
-        connection.execute(
-            text(
-                "INSERT INTO submissions (reference, desk_id, source_id, received_hour,"
-                " sealed_metadata, status) SELECT 'REF1', desks.id, sources.id,"
-                " '2026-11-01 10:00:00', :sealed, 'read' FROM desks, sources"
-            ),
-            {"sealed": b"\x04" * 64},
-        )
+        insert_submission(connection, "read")
     schema.upgrade(engine, "0004")
     assert schema.current_revision(engine) == "0004"
     with engine.begin() as connection:
@@ -198,14 +208,7 @@ def test_upgrade_from_0004_keeps_sessions_and_adds_stepped_up_at(engine: Engine)
     """0005 adds when a staff session last stepped up; existing sessions have not."""
     schema.upgrade(engine, "0004")
     with engine.begin() as connection:
-        connection.execute(
-            text(
-                "INSERT INTO users (username, role, password_hash, public_key, wrapped_private_key,"
-                " totp_secret, active, created_day) VALUES ('ana', 'admin', 'h', :pk,"
-                " :wrapped, 'JBSWY3DPEHPK3PXP', true, '2026-11-01')"
-            ),
-            {"pk": b"\x01" * 32, "wrapped": b"\x02" * 90},
-        )
+        insert_user(connection, "admin")
         connection.execute(
             text(
                 "INSERT INTO staff_sessions (key_hash, user_id, sealed_user_key, created_at,"
@@ -235,21 +238,7 @@ def test_upgrade_from_0005_keeps_cases_and_adds_evidence_links_and_merges(engine
     schema.upgrade(engine, "0005")
     with engine.begin() as connection:
         insert_desk(connection)
-        connection.execute(
-            text(
-                "INSERT INTO sources (lookup_hash, public_key, last_seen_day)"
-                " VALUES (:hash, :pk, '2026-11-01')"
-            ),
-            {"hash": "f" * 64, "pk": b"\x03" * 32},
-        )
-        connection.execute(
-            text(
-                "INSERT INTO submissions (reference, desk_id, source_id, received_hour,"
-                " sealed_metadata, status) SELECT 'REF1', desks.id, sources.id,"
-                " '2026-11-01 10:00:00', :sealed, 'attached' FROM desks, sources"
-            ),
-            {"sealed": b"\x04" * 64},
-        )
+        insert_submission(connection, "attached")
         connection.execute(
             text(
                 "INSERT INTO evidence (submission_id, blob_id, sealed_file_key, cleaning_status,"
@@ -308,14 +297,7 @@ def test_upgrade_from_0006_backfills_case_labels_and_adds_saved_searches(engine:
     schema.upgrade(engine, "0006")
     with engine.begin() as connection:
         insert_desk(connection)
-        connection.execute(
-            text(
-                "INSERT INTO users (username, role, password_hash, public_key, wrapped_private_key,"
-                " totp_secret, active, created_day) VALUES ('ana', 'investigator', 'h', :pk,"
-                " :wrapped, 'JBSWY3DPEHPK3PXP', true, '2026-11-01')"
-            ),
-            {"pk": b"\x01" * 32, "wrapped": b"\x02" * 90},
-        )
+        insert_user(connection, "investigator")
         for title, tags, minerals, risks in [
             ("Rubaya", '["Rubaya", " north-kivu ", "rubaya"]', '["Coltan"]', '["taxes"]'),
             ("Empty", "[]", "[]", "[]"),
