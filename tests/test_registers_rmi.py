@@ -173,6 +173,9 @@ def test_malformed_smelter_rows_are_reported_by_row_and_never_dropped(
         smelter("CID900021", None, "No Metal (synthetic)", "Peru"),  # type: ignore[arg-type]
         smelter("CID900001", "Tin", "Repeated (synthetic)", "Malaysia"),
         smelter("CID900022", "Unobtainium", "Odd Metal (synthetic)", "Peru"),
+        # The template's helper columns (beyond "Comments") hold formula results on every row:
+        # a row nobody filled in is still not a row.
+        [None] * 17 + ["Unknown", 0, "Smelter Not Listed"],
     ]
     report = rmi.import_file(sessions, workbook(tmp_path / "bad.xlsx", rows))
     assert [(s.where, s.reason) for s in report.skipped] == [

@@ -117,6 +117,9 @@ MINE_COLUMNS = (
     "Proposed next steps",
     "Comments",
 )
+# The columns a person fills in (the others are looked up by the template's formulas).
+SMELTER_ENTERED = (COL_ID_INPUT, COL_METAL, COL_LOOKUP, COL_NAME, COL_COUNTRY)
+MINE_ENTERED = (MINE_METAL, MINE_SMELTERS, MINE_NAME, MINE_ID, MINE_COUNTRY)
 CSV_COLUMNS = ("smelter_id", "name", "metal", "country", "status")
 
 # Limits: a filled template is well under 5 MiB and a few thousand rows; anything far larger
@@ -199,14 +202,18 @@ def find_column(header: list[str], name: str) -> int | None:
 
 
 def sheet_rows(
-    workbook: Any, sheet: str, required: tuple[str, ...], filename: str
+    workbook: Any, sheet: str, required: tuple[str, ...], filename: str, entered: tuple[str, ...]
 ) -> tuple[list[str], Iterator[tuple[int, list[Any]]]]:
-    """A sheet's header (row 4, or the first of rows 1-10 with the required columns) and rows."""
+    """A sheet's header (row 4, or the first of rows 1-10 with the required columns) and rows.
+
+    A row counts only if one of the ``entered`` columns (those a person fills in) has a value:
+    the templates carry thousands of rows whose helper columns hold formulas' results.
+    """
     worksheet = workbook[sheet]
     rows = worksheet.iter_rows(max_col=MAX_COLUMNS, values_only=True)
     header: list[str] | None = None
     number = 0
-    for number, values in enumerate(rows, start=1):  # noqa: B007 - used after the loop
+    for number, values in enumerate(rows, start=1):
         cells = ["" if v is None else str(v) for v in values]
         if all(find_column(cells, c) is not None for c in required):
             header = cells
@@ -219,6 +226,7 @@ def sheet_rows(
             f"{filename}: sheet '{sheet}' has no header row with the column(s) {names}"
         )
     header_number = number
+    columns = [i for i in (find_column(header, c) for c in entered) if i is not None]
 
     def data() -> Iterator[tuple[int, list[Any]]]:
         filled = 0
@@ -226,7 +234,7 @@ def sheet_rows(
             if row_number > MAX_SCANNED_ROWS:
                 raise ImportRefused(f"{filename}: sheet '{sheet}' has too many rows")
             cells = list(values)
-            if not any(_cell(v) for v in cells):
+            if not any(_cell(cells[i]) for i in columns if i < len(cells)):
                 continue
             filled += 1
             if filled > MAX_ROWS:
@@ -536,7 +544,9 @@ def import_workbook(
         has_mines = MINE_SHEET in workbook.sheetnames
         kinds = ("actors", "sites", "chain links") if has_mines else ("actors",)
         report = ImportReport(dataset=dataset, dry_run=dry_run, kinds=kinds)
-        header, rows = sheet_rows(workbook, SMELTER_SHEET, (COL_METAL, COL_LOOKUP), path.name)
+        header, rows = sheet_rows(
+            workbook, SMELTER_SHEET, (COL_METAL, COL_LOOKUP), path.name, SMELTER_ENTERED
+        )
         get = _getter(header, SMELTER_COLUMNS + ("Smelter Name (*)",))
         smelters: dict[str, Smelter] = {}
         for number, cells in rows:
@@ -550,7 +560,9 @@ def import_workbook(
             session, [s.row for s in smelters.values()], dataset=dataset, report=report
         )
         if has_mines:
-            header, rows = sheet_rows(workbook, MINE_SHEET, (MINE_METAL, MINE_NAME), path.name)
+            header, rows = sheet_rows(
+                workbook, MINE_SHEET, (MINE_METAL, MINE_NAME), path.name, MINE_ENTERED
+            )
             get = _getter(header, MINE_COLUMNS)
             mines: list[Mine] = []
             for number, cells in rows:

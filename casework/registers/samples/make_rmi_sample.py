@@ -113,8 +113,8 @@ def write_emrt(path: Path) -> Path:
 def main() -> None:
     out = Path(sys.argv[1] if len(sys.argv) > 1 else ".")
     out.mkdir(parents=True, exist_ok=True)
-    print(write_cmrt(out / "cmrt_sample.xlsx"))  # noqa: T201 - a script
-    print(write_emrt(out / "emrt_sample.xlsx"))  # noqa: T201 - a script
+    print(write_cmrt(out / "cmrt_sample.xlsx"))
+    print(write_emrt(out / "emrt_sample.xlsx"))
 
 
 if __name__ == "__main__":
