@@ -349,6 +349,13 @@ class Actor(Base):
     country: Mapped[str] = mapped_column(String(MAX_PLACE_CHARS), default="")
     dataset: Mapped[str | None] = mapped_column(String(MAX_DATASET_CHARS))
     external_id: Mapped[str | None] = mapped_column(String(MAX_EXTERNAL_ID_CHARS))  # CID…
+    # What an actor handles (registers.minerals codes: a tin smelter has "cassiterite") and
+    # its standing in the source (RMI: "Conformant", "Active"); both are filtered and shown.
+    minerals: Mapped[list[str]] = mapped_column(JSON, default=list)
+    status: Mapped[str] = mapped_column(String(MAX_LABEL_CHARS), default="")
+    # Everything else the source says (street, city, the source of the id, the metal as
+    # written): shown, never queried, and different from one source to the next.
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     updated_hour: Mapped[hour]
 
 

@@ -114,17 +114,13 @@ def init(
         f"  fingerprint {format_fingerprint(fingerprint(created.recovery_public_key))}\n"
     )
     if demo:
-        from casework.registers.ipis import SAMPLE_CSV, import_file  # noqa: PLC0415
+        from casework.registers.demo import seed_registers  # noqa: PLC0415
         from intake.demo import seed_submissions  # noqa: PLC0415 - composition root
 
         logins = seed_demo(instance, password=demo_password)
         outcomes = seed_submissions(instance, DEMO_DESK)
         text = render_logins(logins) + render_samples([(o.receipt, o.codename) for o in outcomes])
-        sites = import_file(instance.sessions, SAMPLE_CSV, dataset="demo-ipis")
-        text += (
-            f"\nMine sites: {sites.sites_created} synthetic sites with {sites.visits_created}"
-            f" visits loaded from {SAMPLE_CSV.name} (dataset demo-ipis)\n"
-        )
+        text += seed_registers(instance.sessions)[1]
         save_demo_text(instance.settings.instance_dir, text)
         click.echo(text)
     instance.close()
@@ -350,23 +346,67 @@ def export_command(
     )
 
 
-@cli.command("import-sites")
-@instance_option
-@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--dataset", default="ipis", show_default=True, help="The source dataset's name.")
-@click.option("--dry-run", is_flag=True, help="Report what would change, and write nothing.")
-def import_sites(instance_dir: Path | None, file: Path, dataset: str, dry_run: bool) -> None:
-    """Import IPIS-style mine-site visits (CSV or GeoJSON) and print the report."""
-    from casework.registers.ipis import import_file  # noqa: PLC0415 - composition root
-
+def _run_import(instance_dir: Path | None, work: Callable[[Instance], Any]) -> None:
+    """Run an import against the instance, print its report; a refused file exits 1."""
     instance = _open(instance_dir)
     try:
-        report = import_file(instance.sessions, file, dataset=dataset, dry_run=dry_run)
+        report = work(instance)
     except FilonError as exc:
         raise click.ClickException(str(exc)) from None
     finally:
         instance.close()
     click.echo(report.render())
+
+
+@cli.command("import-sites")
+@instance_option
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--dataset", default=None, help="The source dataset's name (default: ipis, or osm).")
+@click.option("--dry-run", is_flag=True, help="Report what would change, and write nothing.")
+def import_sites(instance_dir: Path | None, file: Path, dataset: str | None, dry_run: bool) -> None:
+    """Import mine sites: IPIS-style visits (CSV, GeoJSON) or OpenStreetMap GeoJSON."""
+    from casework.registers.detect import import_sites_file  # noqa: PLC0415 - composition root
+
+    _run_import(
+        instance_dir,
+        lambda instance: import_sites_file(
+            instance.sessions, file, dataset=dataset, dry_run=dry_run
+        ),
+    )
+
+
+@cli.command("import-actors")
+@instance_option
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--dataset", default=None, help="The source dataset's name (default: rmi, or actors)."
+)
+@click.option("--dry-run", is_flag=True, help="Report what would change, and write nothing.")
+def import_actors(
+    instance_dir: Path | None, file: Path, dataset: str | None, dry_run: bool
+) -> None:
+    """Import actors: a CMRT/EMRT .xlsx or smelter CSV, or a plain kind,name,country CSV."""
+    from casework.registers.detect import import_actors_file  # noqa: PLC0415 - composition root
+
+    _run_import(
+        instance_dir,
+        lambda instance: import_actors_file(
+            instance.sessions, file, dataset=dataset, dry_run=dry_run
+        ),
+    )
+
+
+@cli.command("import-links")
+@instance_option
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--dry-run", is_flag=True, help="Report what would change, and write nothing.")
+def import_links(instance_dir: Path | None, file: Path, dry_run: bool) -> None:
+    """Import chain links (site or actor → actor, mineral, period) from a CSV."""
+    from casework.registers.links import import_file  # noqa: PLC0415 - composition root
+
+    _run_import(
+        instance_dir, lambda instance: import_file(instance.sessions, file, dry_run=dry_run)
+    )
 
 
 @cli.command()

@@ -16,7 +16,7 @@ import io
 import json
 import math
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,8 +31,18 @@ from casework.models import (
     MineSiteVisit,
 )
 from casework.registers.minerals import fold, normalise
+from casework.registers.report import (
+    ImportRefused,
+    ImportReport,
+    RowError,
+    Skipped,
+    check_dataset,
+    check_size,
+    import_session,
+)
 from filon.db import current_hour
-from filon.errors import FilonError
+
+__all__ = ["ImportRefused", "Report", "RowError", "Skipped", "import_file", "import_rows"]
 
 SAMPLE_CSV = Path(__file__).resolve().parent / "samples" / "ipis_sample.csv"
 REQUIRED_COLUMNS = ("pcode", "vid", "visit_date", "longitude", "latitude")
@@ -62,53 +72,41 @@ _TRUE = {"1", "yes", "oui", "true", "y", "o", "vrai"}
 _FALSE = {"0", "no", "non", "false", "n", "faux"}
 
 
-class ImportRefused(FilonError):
-    """The file cannot be imported at all (unreadable, wrong shape, columns missing)."""
+class Report(ImportReport):
+    """An IPIS import's report: sites and visits (see :class:`ImportReport`)."""
 
+    def __init__(self, *, dataset: str, dry_run: bool) -> None:
+        super().__init__(dataset=dataset, dry_run=dry_run, kinds=("sites", "visits"))
 
-class RowError(ValueError):
-    """One row cannot be imported; the message says why."""
+    @property
+    def sites_created(self) -> int:
+        """Sites created (or that would be)."""
+        return self.created("sites")
 
+    @property
+    def sites_updated(self) -> int:
+        """Sites updated (or that would be)."""
+        return self.updated("sites")
 
-@dataclass(frozen=True)
-class Skipped:
-    """A row left out of the import, where it is and why."""
+    @property
+    def sites_unchanged(self) -> int:
+        """Sites already as the file has them."""
+        return self.unchanged("sites")
 
-    where: str  # "line 7" or "feature 3"
-    reason: str
+    @property
+    def visits_created(self) -> int:
+        """Visits created (or that would be)."""
+        return self.created("visits")
 
+    @property
+    def visits_updated(self) -> int:
+        """Visits updated (or that would be)."""
+        return self.updated("visits")
 
-@dataclass
-class Report:
-    """What an import did, or would do in a dry run."""
-
-    dataset: str
-    dry_run: bool
-    rows: int = 0
-    sites_created: int = 0
-    sites_updated: int = 0
-    sites_unchanged: int = 0
-    visits_created: int = 0
-    visits_updated: int = 0
-    visits_unchanged: int = 0
-    skipped: list[Skipped] = field(default_factory=list)
-    warnings: list[Skipped] = field(default_factory=list)
-
-    def render(self) -> str:
-        """The report as the command line prints it."""
-        verb = "would be " if self.dry_run else ""
-        lines = [
-            f"{'DRY RUN: nothing written. ' if self.dry_run else ''}"
-            f"dataset {self.dataset}: {self.rows} row(s) read",
-            f"sites: {self.sites_created} {verb}created, {self.sites_updated} {verb}updated, "
-            f"{self.sites_unchanged} unchanged",
-            f"visits: {self.visits_created} {verb}created, {self.visits_updated} {verb}updated, "
-            f"{self.visits_unchanged} unchanged",
-            f"skipped: {len(self.skipped)} row(s)",
-        ]
-        lines += [f"  skipped {s.where}: {s.reason}" for s in self.skipped]
-        lines += [f"  warning {w.where}: {w.reason}" for w in self.warnings]
-        return "\n".join(lines)
+    @property
+    def visits_unchanged(self) -> int:
+        """Visits already as the file has them."""
+        return self.unchanged("visits")
 
 
 @dataclass(frozen=True)
@@ -142,8 +140,7 @@ class Visit:
 
 def read_rows(path: Path) -> Iterator[tuple[str, dict[str, str]]]:
     """``(where, row)`` for each row of a CSV or GeoJSON file, every value a stripped string."""
-    if path.stat().st_size > MAX_FILE_BYTES:
-        raise ImportRefused(f"{path.name}: larger than {MAX_FILE_BYTES // 2**20} MiB")
+    check_size(path, MAX_FILE_BYTES)
     data = path.read_bytes()
     if path.suffix.lower() in {".geojson", ".json"}:
         return _geojson_rows(path.name, data)
@@ -444,14 +441,14 @@ def import_rows(
         stored = existing_visits.get(vid)
         if stored is None:
             session.add(MineSiteVisit(site_id=site.id, dataset=dataset, external_id=vid, **values))
-            report.visits_created += 1
+            report.count("visits", "created")
         elif stored.site_id != site.id or any(getattr(stored, k) != v for k, v in values.items()):
             stored.site_id = site.id
             for name, value in values.items():
                 setattr(stored, name, value)
-            report.visits_updated += 1
+            report.count("visits", "updated")
         else:
-            report.visits_unchanged += 1
+            report.count("visits", "unchanged")
     session.flush()
 
     latest = _latest_visits(session, [site.id for site in sites.values()])
@@ -460,12 +457,12 @@ def import_rows(
             setattr(site, site_field, getattr(latest[site.id], visit_field))
         site.source = source[:MAX_TITLE_CHARS]
         if pcode not in before:
-            report.sites_created += 1
+            report.count("sites", "created")
         elif _site_state(site) != before[pcode]:
             site.updated_hour = hour
-            report.sites_updated += 1
+            report.count("sites", "updated")
         else:
-            report.sites_unchanged += 1
+            report.count("sites", "unchanged")
     session.flush()
     return report
 
@@ -504,14 +501,7 @@ def import_file(
     sessions: sessionmaker[Session], path: Path, *, dataset: str = "ipis", dry_run: bool = False
 ) -> Report:
     """Import a CSV or GeoJSON file; a dry run rolls everything back and writes nothing."""
-    dataset = dataset.strip()
-    if not dataset or len(dataset) > 64:
-        raise ImportRefused("the dataset name must be 1 to 64 characters")
+    dataset = check_dataset(dataset)
     rows = list(read_rows(path))
-    with sessions() as session:
-        report = import_rows(session, rows, dataset=dataset, source=path.name, dry_run=dry_run)
-        if dry_run:
-            session.rollback()
-        else:
-            session.commit()
-    return report
+    with import_session(sessions, dry_run=dry_run) as session:
+        return import_rows(session, rows, dataset=dataset, source=path.name, dry_run=dry_run)

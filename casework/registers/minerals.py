@@ -21,20 +21,33 @@ class Mineral:
 
 
 MINERALS: tuple[Mineral, ...] = (
-    Mineral("cassiterite", "Cassiterite", "Cassitérite", ("tin", "etain", "sn", "cassiterite")),
-    Mineral("coltan", "Coltan", "Coltan", ("columbite-tantalite", "tantalum", "tantale", "ta")),
-    Mineral("wolframite", "Wolframite", "Wolframite", ("tungsten", "tungstene", "w")),
-    Mineral("gold", "Gold", "Or", ("au", "or alluvionnaire", "alluvial gold")),
+    # The ores of the 3T and their metals: a tin smelter in a CMRT, ``resource=tin`` on
+    # OpenStreetMap and "cassitérite" in a field register are one mineral here.
+    Mineral(
+        "cassiterite", "Cassiterite", "Cassitérite", ("tin", "etain", "sn", "cassiterite", "3t")
+    ),
+    Mineral(
+        "coltan",
+        "Coltan",
+        "Coltan",
+        ("columbite-tantalite", "columbite", "tantalite", "tantalum", "tantale", "ta"),
+    ),
+    Mineral("wolframite", "Wolframite", "Wolframite", ("tungsten", "tungstene", "wolfram", "w")),
+    Mineral("gold", "Gold", "Or", ("au", "or alluvionnaire", "alluvial gold", "or filonien")),
     Mineral("cobalt", "Cobalt", "Cobalt", ("heterogenite", "co")),
-    Mineral("copper", "Copper", "Cuivre", ("malachite", "cu")),
-    Mineral("diamond", "Diamonds", "Diamant", ("diamonds", "diamants")),
+    Mineral("copper", "Copper", "Cuivre", ("malachite", "chalcopyrite", "cu")),
+    Mineral("diamond", "Diamonds", "Diamants", ("diamonds", "diamants", "diamant")),
     Mineral("tourmaline", "Tourmaline", "Tourmaline", ("tourmalines",)),
     Mineral("monazite", "Monazite", "Monazite", ()),
-    Mineral("lithium", "Lithium", "Lithium", ("spodumene", "lepidolite")),
-    Mineral("manganese", "Manganese", "Manganèse", ()),
+    Mineral("lithium", "Lithium", "Lithium", ("spodumene", "lepidolite", "li")),
+    Mineral("manganese", "Manganese", "Manganèse", ("mn",)),
     Mineral("amethyst", "Amethyst", "Améthyste", ()),
     Mineral("beryl", "Beryl", "Béryl", ()),
     Mineral("pyrochlore", "Pyrochlore", "Pyrochlore", ("niobium",)),
+    # The EMRT's minerals besides cobalt and copper.
+    Mineral("nickel", "Nickel", "Nickel", ("ni",)),
+    Mineral("graphite", "Graphite", "Graphite", ("natural graphite", "graphite naturel")),
+    Mineral("mica", "Mica", "Mica", ("natural mica", "mica naturel", "muscovite")),
 )
 
 BY_CODE = {m.code: m for m in MINERALS}
@@ -56,3 +69,11 @@ for _m in MINERALS:
 def normalise(name: str) -> str | None:
     """The code of a mineral named in English or French, any case or accents; else None."""
     return _LOOKUP.get(fold(name))
+
+
+def label(code: str, lang: str = "en") -> str:
+    """A mineral's name in English or French (``lang`` "fr"); the code itself if unknown."""
+    mineral = BY_CODE.get(code)
+    if mineral is None:
+        return code
+    return mineral.french if lang.startswith("fr") else mineral.english
