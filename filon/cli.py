@@ -369,6 +369,88 @@ def import_sites(instance_dir: Path | None, file: Path, dataset: str, dry_run: b
     click.echo(report.render())
 
 
+@cli.command("backup")
+@instance_option
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="Write the archive here (a new file).",
+)
+def backup_command(instance_dir: Path | None, out: Path) -> None:
+    """Write one archive of the database, blobs and keys, sealed to the recovery key and signed."""
+    from filon.backup import describe, write_backup  # noqa: PLC0415 - only this command needs it
+
+    if out.exists():
+        raise click.ClickException(f"{out} already exists: choose a new file")
+    instance = _open(instance_dir)
+    try:
+        header = write_backup(instance, out)
+    finally:
+        instance.close()
+    click.echo(f"backup written to {out}")
+    click.echo(describe(header))
+    click.echo(
+        "It opens only with the recovery key; keep the file where the instance's disk is not."
+    )
+
+
+@cli.command("restore")
+@click.argument("archive", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--instance",
+    "instance_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="A new or empty folder for the restored instance.",
+)
+@click.option(
+    "--database-url",
+    default=None,
+    help="An empty database to restore into (default: SQLite in the new instance).",
+)
+@click.option(
+    "--signing-key",
+    "signing_key",
+    default=None,
+    help="The org signing key fingerprint you expect (printed by 'filon init').",
+)
+def restore_command(
+    archive: Path, instance_dir: Path, database_url: str | None, signing_key: str | None
+) -> None:
+    """Check a backup whole (signature, hashes, stream), then restore it into a new instance."""
+    from filon.backup import check_target, describe, read_header, restore  # noqa: PLC0415
+
+    expected = None
+    if signing_key is not None:
+        expected = normalize_fingerprint(signing_key)
+        if expected is None:
+            raise click.BadParameter(
+                "expected 64 hexadecimal digits (spaces allowed)", param_hint="'--signing-key'"
+            )
+    check_target(instance_dir)  # before asking for anything
+    header = read_header(archive, expected_signer=expected)
+    recovery = parse_recovery_key(read_secret("Recovery key"))
+    done = restore(
+        archive,
+        instance_dir,
+        recovery=recovery,
+        database_url=database_url,
+        expected_signer=expected,
+    )
+    click.echo(f"restored into {done.instance_dir}")
+    click.echo(describe(header))
+    if expected is None:
+        click.echo(
+            "Compare the signing key above with the one 'filon init' printed (or pass "
+            "--signing-key): only that proves the backup is your organisation's."
+        )
+    if done.behind_code:
+        click.echo(
+            f"The database is behind this Filon: run 'filon upgrade --instance {done.instance_dir}'"
+        )
+
+
 @cli.command()
 @instance_option
 @click.option("--dry-run", is_flag=True, help="List what would go, and remove nothing.")
