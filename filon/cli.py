@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import sys
@@ -25,7 +26,7 @@ from filon.accounts import (
     totp_uri,
 )
 from filon.accounts import unlock_user_key as _unlock
-from filon.db import make_engine, transaction
+from filon.db import current_day, make_engine, transaction
 from filon.demo import (
     DEMO_DESK,
     render_logins,
@@ -471,6 +472,43 @@ def purge(instance_dir: Path | None, dry_run: bool) -> None:
     instance.close()
 
 
+@cli.command("digest")
+@instance_option
+@click.option(
+    "--day",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    default=None,
+    help="The UTC day to report (default: yesterday, the last whole day).",
+)
+def digest_command(instance_dir: Path | None, day: dt.datetime | None) -> None:
+    """Mail every staff member today's content-free digest (run once a day by a timer)."""
+    import logging  # noqa: PLC0415 - only this command logs to the terminal
+
+    from filon.digest import SmtpSettings, send_digests  # noqa: PLC0415
+
+    settings = _settings(instance_dir)
+    smtp = SmtpSettings.from_environ(
+        default_link=f"http://{settings.casework_host}:{settings.casework_port}/"
+    )  # checked before anything is opened or sent
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    report_day = day.date() if day is not None else current_day() - dt.timedelta(days=1)
+    instance = Instance.open(settings)
+    try:
+        report = send_digests(instance.sessions, smtp, day=report_day)
+    finally:
+        instance.close()
+    click.echo(f"digest {report_day.isoformat()}: sent to {len(report.sent)} staff member(s)")
+    if report.without_email:
+        click.echo(
+            "  no email address (set one with 'filon user set-email'): "
+            + ", ".join(report.without_email)
+        )
+    if report.failed:
+        raise click.ClickException(
+            f"the digest could not be sent to {', '.join(report.failed)} after every attempt"
+        )
+
+
 @cli.group()
 def desk() -> None:
     """Manage desks."""
@@ -630,6 +668,28 @@ def user_reset(instance_dir: Path | None, username: str, recovery_key_file: Path
         click.echo(f"  desks lost: {', '.join(done.lost)}")
     click.echo(f"  password:    {done.password}\n  totp secret: {done.totp_secret}")
     click.echo(f"  totp uri:    {totp_uri(username, done.totp_secret)}")
+
+
+@user.command("set-email")
+@instance_option
+@click.argument("username")
+@click.argument("address", required=False)
+@click.option("--clear", is_flag=True, help="Remove the address: no more digest mails.")
+def user_set_email(
+    instance_dir: Path | None, username: str, address: str | None, clear: bool
+) -> None:
+    """Set the address a staff member's daily digest goes to."""
+    from filon.digest import set_email  # noqa: PLC0415
+
+    if clear == (address is not None):
+        raise click.UsageError("give an ADDRESS, or --clear")
+    instance = _open(instance_dir)
+    try:
+        with transaction(instance.sessions) as session:
+            set_email(session, username=username, email=address)
+    finally:
+        instance.close()
+    click.echo(f"user {username}: " + (f"digest goes to {address}" if address else "no address"))
 
 
 @user.command("list")
