@@ -246,7 +246,8 @@ def write_backup(instance: Instance, out: Path) -> BackupHeader:
     if revision is None:
         raise BackupError("the database is empty: there is nothing to back up")
     partial = out.with_name(out.name + ".partial")
-    handle = open(partial, "xb")  # noqa: SIM115 - closed in every branch below
+    # 0600 from the start, whatever the umask: the archive is sealed, but its name is ours.
+    handle = os.fdopen(os.open(partial, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600), "r+b")
     try:
         handle.write(b"\0" * HEADER_AREA)  # the signed header goes here once sizes are known
         sink = _CountingHash(handle)
