@@ -299,3 +299,16 @@ def test_the_commands_set_addresses_and_send_the_day(
     assert "You are not a member of any desk." in journalist.get_content()
     with staff.sessions() as session:
         assert session.scalars(select(Submission)).all() == []
+
+
+def test_starttls_is_never_skipped_when_the_server_lacks_it(
+    staff: Instance, sink: tuple[Sink, int], caplog: pytest.LogCaptureFixture
+) -> None:
+    """A server that offers no STARTTLS (or a stripping attacker) gets no mail in clear."""
+    inbox, port = sink
+    report = send_digests(
+        staff.sessions, smtp_settings(port, security="starttls", attempts=1), day=DAY1
+    )
+    assert sorted(report.failed) == ["admin", "investigator"]
+    assert inbox.messages == []
+    assert "SMTPNotSupportedError" in caplog.text
