@@ -33,6 +33,7 @@ from email.utils import formatdate, make_msgid
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from filon.custody import record_event
 from filon.errors import FilonError, NotFound, SettingsInvalid
 from filon.models import DeskMembership, Submission, SubmissionStatus, User
 
@@ -145,12 +146,26 @@ def check_email(address: str, *, what: str = "the email address") -> str:
     return address
 
 
-def set_email(session: Session, *, username: str, email: str | None) -> User:
-    """Give a staff account the address its digest goes to (``None`` removes it)."""
+EMAIL_CHANGED = "email_changed"
+
+
+def set_email(
+    session: Session, *, username: str, email: str | None, actor: str = "command-line"
+) -> User:
+    """Give a staff account the address its digest goes to (``None`` removes it), audited."""
     user = session.scalars(select(User).where(User.username == username)).first()
     if user is None:
         raise NotFound(f"no staff account named {username}")
     user.email = None if email is None else check_email(email)
+    # On the account's audit chain (the subject casework.accounts uses), in this transaction;
+    # the address itself stays out of the chain, which is kept for years.
+    record_event(
+        session,
+        subject=f"account:{username}",
+        actor=actor,
+        action=EMAIL_CHANGED,
+        details={"email": "set" if email is not None else "removed"},
+    )
     return user
 
 

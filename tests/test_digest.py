@@ -21,12 +21,13 @@ from sqlalchemy import select, update
 
 from crypto.keys import parse_recovery_key
 from filon.accounts import DeskGrant, create_user
+from filon.custody import chain
 from filon.db import transaction
 from filon.desks import get_desk, open_desk_key_with_recovery
 from filon.digest import InvalidEmail, SmtpSettings, send_digests, set_email
 from filon.errors import NotFound, SettingsInvalid
 from filon.instance import Created, Instance
-from filon.models import Role, Submission
+from filon.models import Role, Submission, User
 from intake.demo import SAMPLES, seed_submissions
 from tests.conftest import DeskSetup
 from tests.postgres import free_port
@@ -254,6 +255,20 @@ def test_good_mail_settings_and_their_defaults() -> None:
 def test_set_email_refuses_what_is_not_an_address(staff: Instance, address: str) -> None:
     with transaction(staff.sessions) as session, pytest.raises(InvalidEmail):
         set_email(session, username="journalist", email=address)
+
+
+def test_set_email_is_on_the_accounts_audit_chain(staff: Instance) -> None:
+    with transaction(staff.sessions) as session:
+        set_email(session, username="journalist", email="j@ngo.example")
+        set_email(session, username="journalist", email=None)
+    with staff.sessions() as session:
+        events = chain(session, "account:journalist")
+        user = session.scalars(select(User).where(User.username == "journalist")).one()
+    assert user.email is None
+    assert [(e.action, e.details) for e in events][-2:] == [
+        ("email_changed", '{"email":"set"}'),
+        ("email_changed", '{"email":"removed"}'),
+    ]
 
 
 def test_set_email_names_an_unknown_account(staff: Instance) -> None:
