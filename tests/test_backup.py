@@ -47,7 +47,7 @@ from filon.settings import Settings
 from filon.submissions import open_submission, write_evidence
 from intake.demo import SAMPLES, seed_submissions
 from tests import postgres
-from tests.conftest import DeskSetup
+from tests.conftest import DATABASES, DeskSetup
 
 FILON = [sys.executable, "-m", "filon"]
 
@@ -100,10 +100,11 @@ def other_postgres(request: pytest.FixtureRequest) -> Iterator[str]:
 
 
 def restore_targets(db_url: str, request: pytest.FixtureRequest) -> list[str | None]:
-    """SQLite→SQLite; PostgreSQL→PostgreSQL and, across, PostgreSQL→SQLite."""
-    if db_url.startswith("sqlite"):
+    """Into the same kind of database, then across: SQLite→PostgreSQL, PostgreSQL→SQLite."""
+    if "postgresql" not in DATABASES:
         return [None]
-    return [request.getfixturevalue("other_postgres"), None]
+    postgresql = request.getfixturevalue("other_postgres")
+    return [None, postgresql] if db_url.startswith("sqlite") else [postgresql, None]
 
 
 def test_round_trip_restores_an_instance_that_opens_an_earlier_submission(
