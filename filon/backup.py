@@ -171,6 +171,7 @@ def read_header(path: Path, *, expected_signer: str | None = None) -> BackupHead
         raise BackupSignatureInvalid(
             "the backup's signature does not hold: its header was altered or re-signed"
         ) from exc
+    _check_fields(header.fields)
     if signed[len(MAGIC) + 4 + length :].strip(b"\0"):
         raise BackupTampered("the backup header's padding is not zero")  # signed, so unreachable
     signer = fingerprint(header.signing_key)
@@ -199,16 +200,44 @@ def _parse_header(body: bytes) -> BackupHeader:
         raise BackupTampered("the backup header is not valid JSON: altered") from exc
     if not isinstance(fields, dict):
         raise BackupTampered("the backup header is not a JSON object: altered")
+    header = BackupHeader(fields)
+    try:
+        _ = header.signing_key
+    except (CryptoFailure, KeyError, TypeError) as exc:
+        raise BackupTampered(f"the backup header's signing_key is malformed: {exc}") from exc
+    return header
+
+
+def _check_fields(fields: dict[str, Any]) -> None:
+    """Every field a reader relies on is there with its type (checked once signed)."""
     if fields.get("format") != FORMAT:
         raise NotABackup(f"unsupported backup format {fields.get('format')!r}; this reads {FORMAT}")
-    try:
-        header = BackupHeader(fields)
-        _ = (header.signing_key, header.archive_bytes, header.schema_revision)
-        payload = fields["payload"]
-        int(payload["stream_bytes"]), str(payload["sha256"])
-    except (KeyError, TypeError, ValueError, CryptoFailure) as exc:
-        raise BackupTampered(f"the backup header is incomplete or malformed: {exc}") from exc
-    return header
+    for dotted, kind in _HEADER_FIELDS:
+        value: Any = fields
+        for part in dotted.split("."):
+            value = value.get(part) if isinstance(value, dict) else None
+        if not isinstance(value, kind) or isinstance(value, bool) or value == "":
+            raise BackupTampered(f"the backup header's field {dotted} is missing or malformed")
+    if not re.fullmatch(r"[0-9a-f]{64}", fields["payload"]["sha256"]):
+        raise BackupTampered("the backup header's payload.sha256 is not a SHA-256")
+
+
+# Every field a reader relies on, with its JSON type; docs/backup.md lists them.
+_HEADER_FIELDS: tuple[tuple[str, type], ...] = (
+    ("created_hour", str),
+    ("schema_revision", str),
+    ("database.dialect", str),
+    ("database.tables", int),
+    ("database.rows", int),
+    ("blobs.count", int),
+    ("blobs.bytes", int),
+    ("key_files", int),
+    ("payload.stream_bytes", int),
+    ("payload.sha256", str),
+    ("archive_bytes", int),
+    ("signing_key", str),
+    ("recovery_key_fingerprint", str),
+)
 
 
 # -- writing ------------------------------------------------------------------------------------

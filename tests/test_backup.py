@@ -420,3 +420,28 @@ def test_backup_and_restore_hold_constant_memory(
     # Measured: about 7 MiB and 12 MiB, whatever the blob's size (a few 1 MiB chunks in flight).
     assert backup_peak < 20 * 1024 * 1024, backup_peak
     assert restore_peak < 20 * 1024 * 1024, restore_peak
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"database": {"dialect": "sqlite"}}, "field database.tables is missing"),
+        ({"key_files": "5"}, "field key_files is missing or malformed"),
+        ({"archive_bytes": True}, "field archive_bytes"),
+        ({"payload": {"stream_bytes": 1, "sha256": "XYZ"}}, "payload.sha256 is not a SHA-256"),
+        ({"format": "filon-backup/2"}, "unsupported backup format"),
+    ],
+)
+def test_a_malformed_header_is_named_even_under_a_valid_signature(
+    populated: tuple[Created, list[str]],
+    archive: Path,
+    recovery: BoxKeyPair,
+    tmp_path: Path,
+    changes: dict[str, object],
+    message: str,
+) -> None:
+    resign(archive, populated[0].instance.keyring.signing_key(), **changes)
+    target = tmp_path / "restored"
+    with pytest.raises((BackupTampered, NotABackup), match=message):
+        restore(archive, target, recovery=recovery)
+    assert_nothing_left(target)
