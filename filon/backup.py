@@ -46,6 +46,7 @@ from alembic import command
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, MetaData, Table, create_engine, func, select, text
 from sqlalchemy import inspect as sa_inspect
+from sqlalchemy.exc import SQLAlchemyError
 
 from crypto.errors import CryptoFailure, SignatureInvalid, StreamError
 from crypto.keys import BoxKeyPair, SigningKeyPair, b64decode, b64encode, fingerprint
@@ -601,6 +602,8 @@ def restore(
 ) -> Restored:
     """Check an archive whole, then restore it into ``target``; nothing is left on failure."""
     target = target.absolute()
+    if database_url is not None and not database_url.startswith(("sqlite", "postgresql")):
+        raise BackupError("the target database must be a sqlite:// or postgresql:// URL")
     check_target(target)
     header = read_header(path, expected_signer=expected_signer)
     check_schema_known(header)
@@ -644,7 +647,13 @@ def _check_key_modes(work: Path) -> None:
 
 
 def _check_database_empty(engine: Engine) -> None:
-    if sa_inspect(engine).get_table_names():
+    try:
+        tables = sa_inspect(engine).get_table_names()
+    except SQLAlchemyError as exc:
+        raise BackupError(
+            f"cannot open the target database ({type(exc).__name__}): check --database-url"
+        ) from exc
+    if tables:
         raise TargetNotEmpty("the target database is not empty: restore into a new, empty database")
 
 

@@ -387,6 +387,8 @@ def backup_command(instance_dir: Path | None, out: Path) -> None:
     instance = _open(instance_dir)
     try:
         header = write_backup(instance, out)
+    except OSError as exc:  # a missing folder, a full disk, no permission
+        raise click.ClickException(f"cannot write {out}: {exc.strerror or exc}") from None
     finally:
         instance.close()
     click.echo(f"backup written to {out}")
@@ -432,13 +434,16 @@ def restore_command(
     check_target(instance_dir)  # before asking for anything
     header = read_header(archive, expected_signer=expected)
     recovery = parse_recovery_key(read_secret("Recovery key"))
-    done = restore(
-        archive,
-        instance_dir,
-        recovery=recovery,
-        database_url=database_url,
-        expected_signer=expected,
-    )
+    try:
+        done = restore(
+            archive,
+            instance_dir,
+            recovery=recovery,
+            database_url=database_url,
+            expected_signer=expected,
+        )
+    except OSError as exc:  # a full disk, no permission: nothing was left behind
+        raise click.ClickException(f"cannot restore into {instance_dir}: {exc}") from None
     click.echo(f"restored into {done.instance_dir}")
     click.echo(describe(header))
     if expected is None:

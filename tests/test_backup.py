@@ -28,6 +28,7 @@ from filon.backup import (
     HEADER_AREA,
     MAGIC,
     SIGNED_BYTES,
+    BackupError,
     BackupHeader,
     BackupSignatureInvalid,
     BackupTampered,
@@ -328,6 +329,10 @@ def test_the_commands_back_up_restore_and_open_a_submission(
     again = filon("backup", "--instance", str(instance_dir), "--out", str(out))
     assert again.returncode == 1
     assert "already exists" in again.stderr
+    nowhere = filon("backup", "--instance", str(instance_dir), "--out", str(tmp_path / "no/x"))
+    assert nowhere.returncode == 1
+    assert "cannot write" in nowhere.stderr
+    assert "Traceback" not in nowhere.stderr
 
     target = tmp_path / "restored"
     wrong = filon("restore", str(out), "--instance", str(target), stdin="FRK1-AAAA\n")
@@ -444,4 +449,20 @@ def test_a_malformed_header_is_named_even_under_a_valid_signature(
     target = tmp_path / "restored"
     with pytest.raises((BackupTampered, NotABackup), match=message):
         restore(archive, target, recovery=recovery)
+    assert_nothing_left(target)
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("mysql://filon@db/filon", "must be a sqlite:// or postgresql:// URL"),
+        ("postgresql+psycopg://filon@/x?host=/nonexistent&port=1", "cannot open the target"),
+    ],
+)
+def test_a_target_database_that_cannot_be_used_is_named(
+    archive: Path, recovery: BoxKeyPair, tmp_path: Path, url: str, message: str
+) -> None:
+    target = tmp_path / "restored"
+    with pytest.raises(BackupError, match=message):
+        restore(archive, target, recovery=recovery, database_url=url)
     assert_nothing_left(target)
