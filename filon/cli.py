@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import sys
@@ -25,7 +26,7 @@ from filon.accounts import (
     totp_uri,
 )
 from filon.accounts import unlock_user_key as _unlock
-from filon.db import make_engine, transaction
+from filon.db import current_day, make_engine, transaction
 from filon.demo import (
     DEMO_DESK,
     render_logins,
@@ -409,6 +410,93 @@ def import_links(instance_dir: Path | None, file: Path, dry_run: bool) -> None:
     )
 
 
+@cli.command("backup")
+@instance_option
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="Write the archive here (a new file).",
+)
+def backup_command(instance_dir: Path | None, out: Path) -> None:
+    """Write one archive of the database, blobs and keys, sealed to the recovery key and signed."""
+    from filon.backup import describe, write_backup  # noqa: PLC0415 - only this command needs it
+
+    if out.exists():
+        raise click.ClickException(f"{out} already exists: choose a new file")
+    instance = _open(instance_dir)
+    try:
+        header = write_backup(instance, out)
+    except OSError as exc:  # a missing folder, a full disk, no permission
+        raise click.ClickException(f"cannot write {out}: {exc.strerror or exc}") from None
+    finally:
+        instance.close()
+    click.echo(f"backup written to {out}")
+    click.echo(describe(header))
+    click.echo(
+        "It opens only with the recovery key; keep the file where the instance's disk is not."
+    )
+
+
+@cli.command("restore")
+@click.argument("archive", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--instance",
+    "instance_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="A new or empty folder for the restored instance.",
+)
+@click.option(
+    "--database-url",
+    default=None,
+    help="An empty database to restore into (default: SQLite in the new instance).",
+)
+@click.option(
+    "--signing-key",
+    "signing_key",
+    default=None,
+    help="The org signing key fingerprint you expect (printed by 'filon init').",
+)
+def restore_command(
+    archive: Path, instance_dir: Path, database_url: str | None, signing_key: str | None
+) -> None:
+    """Check a backup whole (signature, hashes, stream), then restore it into a new instance."""
+    from filon.backup import check_target, describe, read_header, restore  # noqa: PLC0415
+
+    expected = None
+    if signing_key is not None:
+        expected = normalize_fingerprint(signing_key)
+        if expected is None:
+            raise click.BadParameter(
+                "expected 64 hexadecimal digits (spaces allowed)", param_hint="'--signing-key'"
+            )
+    check_target(instance_dir)  # before asking for anything
+    header = read_header(archive, expected_signer=expected)
+    recovery = parse_recovery_key(read_secret("Recovery key"))
+    try:
+        done = restore(
+            archive,
+            instance_dir,
+            recovery=recovery,
+            database_url=database_url,
+            expected_signer=expected,
+        )
+    except OSError as exc:  # a full disk, no permission: nothing was left behind
+        raise click.ClickException(f"cannot restore into {instance_dir}: {exc}") from None
+    click.echo(f"restored into {done.instance_dir}")
+    click.echo(describe(header))
+    if expected is None:
+        click.echo(
+            "Compare the signing key above with the one 'filon init' printed (or pass "
+            "--signing-key): only that proves the backup is your organisation's."
+        )
+    if done.behind_code:
+        click.echo(
+            f"The database is behind this Filon: run 'filon upgrade --instance {done.instance_dir}'"
+        )
+
+
 @cli.command()
 @instance_option
 @click.option("--dry-run", is_flag=True, help="List what would go, and remove nothing.")
@@ -427,6 +515,43 @@ def purge(instance_dir: Path | None, dry_run: bool) -> None:
                 purge_submission(session, instance.store, item)
     click.echo(f"{len(items)} submission(s) {'would be ' if dry_run else ''}purged")
     instance.close()
+
+
+@cli.command("digest")
+@instance_option
+@click.option(
+    "--day",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    default=None,
+    help="The UTC day to report (default: yesterday, the last whole day).",
+)
+def digest_command(instance_dir: Path | None, day: dt.datetime | None) -> None:
+    """Mail every staff member today's content-free digest (run once a day by a timer)."""
+    import logging  # noqa: PLC0415 - only this command logs to the terminal
+
+    from filon.digest import SmtpSettings, send_digests  # noqa: PLC0415
+
+    settings = _settings(instance_dir)
+    smtp = SmtpSettings.from_environ(
+        default_link=f"http://{settings.casework_host}:{settings.casework_port}/"
+    )  # checked before anything is opened or sent
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    report_day = day.date() if day is not None else current_day() - dt.timedelta(days=1)
+    instance = Instance.open(settings)
+    try:
+        report = send_digests(instance.sessions, smtp, day=report_day)
+    finally:
+        instance.close()
+    click.echo(f"digest {report_day.isoformat()}: sent to {len(report.sent)} staff member(s)")
+    if report.without_email:
+        click.echo(
+            "  no email address (set one with 'filon user set-email'): "
+            + ", ".join(report.without_email)
+        )
+    if report.failed:
+        raise click.ClickException(
+            f"the digest could not be sent to {', '.join(report.failed)} after every attempt"
+        )
 
 
 @cli.group()
@@ -588,6 +713,28 @@ def user_reset(instance_dir: Path | None, username: str, recovery_key_file: Path
         click.echo(f"  desks lost: {', '.join(done.lost)}")
     click.echo(f"  password:    {done.password}\n  totp secret: {done.totp_secret}")
     click.echo(f"  totp uri:    {totp_uri(username, done.totp_secret)}")
+
+
+@user.command("set-email")
+@instance_option
+@click.argument("username")
+@click.argument("address", required=False)
+@click.option("--clear", is_flag=True, help="Remove the address: no more digest mails.")
+def user_set_email(
+    instance_dir: Path | None, username: str, address: str | None, clear: bool
+) -> None:
+    """Set the address a staff member's daily digest goes to."""
+    from filon.digest import set_email  # noqa: PLC0415
+
+    if clear == (address is not None):
+        raise click.UsageError("give an ADDRESS, or --clear")
+    instance = _open(instance_dir)
+    try:
+        with transaction(instance.sessions) as session:
+            set_email(session, username=username, email=address)
+    finally:
+        instance.close()
+    click.echo(f"user {username}: " + (f"digest goes to {address}" if address else "no address"))
 
 
 @user.command("list")

@@ -99,6 +99,8 @@ class User(Base):
     totp_secret: Mapped[str] = mapped_column(String(64))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_day: Mapped[dt.date] = mapped_column(Date)
+    # Where the daily digest goes (filon.digest); it carries no source content.
+    email: Mapped[str | None] = mapped_column(String(254))
 
     memberships: Mapped[list[DeskMembership]] = relationship(back_populates="user")
 

@@ -409,3 +409,21 @@ def test_upgrade_from_0007_keeps_cases_and_adds_the_registers(engine: Engine) ->
         assert connection.execute(text("SELECT count(*) FROM chain_links")).scalar() == 0
     indexes = {i["name"] for i in inspect(engine).get_indexes("mine_sites")}
     assert {"ix_mine_sites_lat_lon", "ix_mine_sites_lon_lat"} <= indexes
+
+
+def test_upgrade_from_0008_keeps_accounts_and_adds_their_email(engine: Engine) -> None:
+    """0012 adds a nullable email address to existing accounts, which keep everything else."""
+    schema.upgrade(engine, "0008")
+    with engine.begin() as connection:
+        insert_user(connection, "investigator")
+        insert_desk(connection)
+        insert_submission(connection, "new")
+    schema.upgrade(engine, "0012")
+    with engine.begin() as connection:
+        row = connection.execute(text("SELECT username, role, email FROM users")).one()
+        assert row == ("ana", "investigator", None)
+        connection.execute(text("UPDATE users SET email = 'ana@example.org'"))
+        assert connection.execute(text("SELECT email FROM users")).scalar() == "ana@example.org"
+        assert connection.execute(text("SELECT reference FROM submissions")).scalar() == "REF1"
+    schema.upgrade(engine)
+    assert schema.current_revision(engine) == schema.head_revision()
