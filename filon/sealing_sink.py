@@ -20,7 +20,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.formparser import parse_form_data
 
 from crypto.stream import StreamSummary, StreamWriter, new_stream_key
-from filon.blobstore import BlobStore
+from filon.blobstore import INCOMING, BlobStore
 from filon.body import fast_input
 from filon.ports import SealedFile
 
@@ -39,6 +39,7 @@ class SealingSink:
         self._store = store
         self.blob_id = store.new_id()
         self.key = new_stream_key()
+        store.intend(self.blob_id, INCOMING)  # settled by the submission or by a discard
         self._file: IO[bytes] = open(store.incoming_path(self.blob_id), "xb")  # noqa: SIM115
         self._writer = StreamWriter(self._file, self.key, background=True)
         self.size = 0

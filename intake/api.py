@@ -139,16 +139,23 @@ def create_upload() -> tuple[Response, int]:
         raise MalformedRequest("size must be a non-negative integer (ciphertext bytes)")
     header = _b64_field(data, "header")
     filon = instance()
-    with transaction(filon.sessions) as session:
-        upload = uploads.create_upload(
-            session,
-            filon.store,
-            key_id=intake_key.key_id,
-            header=header,
-            size=size,
-            max_file_bytes=filon.settings.max_file_bytes,
-        )
-        upload_id = upload.public_id
+    blob_id = None
+    try:
+        with transaction(filon.sessions) as session:
+            upload = uploads.create_upload(
+                session,
+                filon.store,
+                key_id=intake_key.key_id,
+                header=header,
+                size=size,
+                max_file_bytes=filon.settings.max_file_bytes,
+            )
+            upload_id, blob_id = upload.public_id, upload.blob_id
+    except BaseException:
+        if blob_id is not None:  # the row did not commit: its stream goes too
+            filon.store.discard_incoming(blob_id)
+        raise
+    filon.store.settle([blob_id])  # the committed row names the stream from now on
     return _no_store(jsonify(upload_id=upload_id, received=0)), 201
 
 
