@@ -46,11 +46,10 @@ def recover(instance: Instance) -> Recovered:
         ids = sorted({blob_id for listed in dead.intents.values() for blob_id in listed})
         with instance.sessions() as session:
             named = _named_by_evidence(session, ids)
-            uploads = dict(
-                session.execute(select(Upload.blob_id, Upload.used).where(Upload.blob_id.in_(ids)))
-                .tuples()
-                .all()
+            rows = session.execute(
+                select(Upload.blob_id, Upload.used).where(Upload.blob_id.in_(ids))
             )
+            uploads: dict[str, bool] = dict(rows.all())
         for blob_id in dead.intents[WRITTEN]:
             if blob_id not in named:
                 done.removed += _remove(store, blob_id)
