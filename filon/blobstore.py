@@ -189,9 +189,13 @@ class BlobStore:
             temp.replace(final)
             _fsync_dir(final.parent)
         except BaseException:
-            handle.close()
-            temp.unlink(missing_ok=True)
-            self.settle([blob_id])
+            try:
+                handle.close()  # may fail again (a full disk cannot take the buffered rest)
+            except OSError:
+                pass
+            finally:
+                temp.unlink(missing_ok=True)
+                self.settle([blob_id])
             raise
 
     @staticmethod

@@ -68,10 +68,14 @@ class SealingSink:
         return self._writer.summary
 
     def discard(self) -> None:
-        """Drop the stream (the submission failed or the part was empty)."""
+        """Drop the stream (the submission failed, the part was empty, or the disk is full)."""
         self._writer.abort()
-        self._file.close()
-        self._store.discard_incoming(self.blob_id)
+        try:
+            self._file.close()  # a full disk may refuse the buffered rest: it goes anyway
+        except OSError:
+            pass
+        finally:
+            self._store.discard_incoming(self.blob_id)
 
     def close(self) -> None:
         """Closing the FileStorage does not end the stream: :meth:`finish` does."""
@@ -86,13 +90,17 @@ class SealedForm:
     sinks: list[SealingSink]
 
     def incoming(self) -> list[SealedFile]:
-        """The files chosen, as the pipeline takes them; from here the pipeline owns them."""
-        chosen = []
+        """The files chosen, as the pipeline takes them; from here the pipeline owns them.
+
+        Every stream is finished before any is handed over: if one fails (a full disk), all
+        stay with the form and are discarded on its way out, so none is left behind.
+        """
+        chosen, taken = [], []
         for storage, sink in zip(self.files.getlist("files"), list(self.sinks), strict=False):
             if not storage.filename and sink.size == 0:
                 continue  # the empty part a browser sends when no file was chosen
-            self.sinks.remove(sink)
             summary = sink.finish()
+            taken.append(sink)
             chosen.append(
                 SealedFile(
                     blob_id=sink.blob_id,
@@ -103,6 +111,8 @@ class SealedForm:
                     type=(storage.mimetype or "application/octet-stream")[:255],
                 )
             )
+        for sink in taken:
+            self.sinks.remove(sink)
         return chosen
 
 

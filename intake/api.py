@@ -6,7 +6,6 @@ failure a client can cause answers ``{"error", "message"}`` with a 4xx status.
 
 from __future__ import annotations
 
-import errno
 import json
 from typing import Any
 
@@ -18,6 +17,7 @@ from crypto.sealing import seal
 from crypto.stream import CHUNK_SIZE, CIPHER_CHUNK_SIZE, PREFIX_SIZE
 from filon.body import read_into, thread_buffer
 from filon.db import transaction
+from filon.errors import is_storage_failure
 from filon.keyring import IntakeKey
 from filon.replies import replies_for_source
 from filon.web import error_response
@@ -57,7 +57,7 @@ def _database_down(_exc: OperationalError) -> Response:
 
 @bp.errorhandler(OSError)
 def _storage_error(exc: OSError) -> Response:
-    if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EROFS):
+    if is_storage_failure(exc):
         return error_response(
             503, TryLater.code, "the server cannot store this now; try again later"
         )
