@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from flask import Flask, Response, render_template
+from flask import Flask, Response, make_response, render_template
+from sqlalchemy.exc import OperationalError
 
 from casework.errors import PortsMissing
 from casework.views import account, admin, auth, desks
@@ -12,7 +13,7 @@ from casework.views import cases as case_views  # not `cases`: that is the servi
 from casework.views import dossier as dossier_views  # not `dossier`: that is the package
 from casework.views import inbox as inbox_views  # not `inbox`: that is the service module
 from casework.web import RecordId, own_secret, refuse_nul_characters
-from filon.errors import NotFound
+from filon.errors import NotFound, is_storage_failure
 from filon.instance import Instance
 from filon.ports import EXTENSION, CaseworkPorts
 from filon.settings import Settings
@@ -56,6 +57,8 @@ def create_app(
     app.register_blueprint(dossier_views.bp)
     app.register_error_handler(NotFound, _not_found)
     app.register_error_handler(PortsMissing, _unavailable)
+    app.register_error_handler(OperationalError, _database_unavailable)
+    app.register_error_handler(OSError, _database_unavailable)
     app.after_request(_no_store)
     return app
 
@@ -67,6 +70,16 @@ def _not_found(_exc: NotFound) -> tuple[str, int]:
 
 def _unavailable(_exc: PortsMissing) -> tuple[str, int]:
     return render_template("casework/unavailable.html"), 503
+
+
+def _database_unavailable(exc: Exception) -> Response:
+    # The database (or the disk under the instance) is out of reach: a page that says so,
+    # not a 500, and it recovers by itself (the pool checks connections before use).
+    if isinstance(exc, OSError) and not is_storage_failure(exc):
+        raise exc
+    response = make_response(render_template("casework/database_unavailable.html"), 503)
+    response.headers["Retry-After"] = "60"
+    return response
 
 
 def _no_store(response: Response) -> Response:

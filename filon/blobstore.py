@@ -5,17 +5,29 @@ before it becomes visible. It makes blob names itself (random, never from user i
 checks that every path it opens stays inside its root, and makes writes atomic: a blob is
 written to a temporary name, fsynced, then renamed, so a crash never leaves a half-written
 blob under a real name.
+
+Crash safety across processes: each process writes in its own workspace ``tmp/<token>/``,
+which it holds with an exclusive ``flock`` while it lives. Before a blob becomes visible
+under its real name while its record is not yet committed (a cleaned copy written before
+the submission's transaction, a source's stream adopted inside it), the process leaves an
+*intent* naming it in its workspace, and settles (removes) the intent once the record is
+committed or the blob removed again. A workspace whose lock can be taken belongs to a dead
+process: :meth:`BlobStore.dead_workspaces` hands its intents to recovery
+(``filon/recovery.py``), which keeps what the record names and undoes the rest, so several
+processes sharing one blob volume never clean up each other's work in flight.
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
 import re
 import secrets
 import shutil
-from collections.abc import Iterator
+import threading
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
@@ -33,6 +45,12 @@ BLOB_ID = re.compile(r"\A[0-9a-f]{32}\Z")
 COPY_CHUNK = 1024 * 1024
 _TMP = "tmp"
 _UPLOADS = "uploads"
+_LOCK = ".lock"
+WRITTEN = "written"  # intent: a new blob made visible before its record commits
+ADOPTED = "adopted"  # intent: an incoming stream moved into place before its record commits
+INCOMING = "incoming"  # intent: an incoming stream that no record names yet
+INTENTS = (WRITTEN, ADOPTED, INCOMING)
+INTENT = re.compile(r"\A([0-9a-f]{32})\.(written|adopted|incoming)\Z")
 
 
 @dataclass
@@ -43,6 +61,14 @@ class PendingBlob:
     file: BinaryIO
 
 
+@dataclass
+class DeadWorkspace:
+    """The workspace of a process that died, with the intents it never settled."""
+
+    path: Path
+    intents: dict[str, list[str]] = field(default_factory=lambda: {k: [] for k in INTENTS})
+
+
 class BlobStore:
     """Ciphertext-only file storage with generated names and atomic writes."""
 
@@ -51,6 +77,81 @@ class BlobStore:
         self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
         (self.root / _TMP).mkdir(mode=0o700, exist_ok=True)
         (self.root / _UPLOADS).mkdir(mode=0o700, exist_ok=True)
+        self._workspace: Path | None = None
+        self._lock_fd: int | None = None
+        self._workspace_lock = threading.Lock()
+
+    # -- this process's workspace ----------------------------------------------------------------
+
+    @property
+    def workspace(self) -> Path:
+        """This process's folder for partial blobs and intents, made and locked on first use."""
+        with self._workspace_lock:
+            if self._workspace is None:
+                path = self.root / _TMP / secrets.token_hex(8)
+                path.mkdir(mode=0o700)
+                fd = os.open(path / _LOCK, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                self._lock_fd, self._workspace = fd, path
+            return self._workspace
+
+    def close(self) -> None:
+        """Give up this process's workspace (it holds nothing once every intent is settled)."""
+        with self._workspace_lock:
+            if self._workspace is None or self._lock_fd is None:
+                return
+            if not any(INTENT.match(entry.name) for entry in self._workspace.iterdir()):
+                shutil.rmtree(self._workspace, ignore_errors=True)
+            os.close(self._lock_fd)  # releases the lock: recovery settles what is left
+            self._workspace = self._lock_fd = None
+
+    def intend(self, blob_id: str, kind: str) -> None:
+        """Leave an intent on ``blob_id`` (one of :data:`INTENTS`) until :meth:`settle`."""
+        path = self.workspace / f"{blob_id}.{kind}"
+        path.touch(mode=0o600)
+        _fsync_dir(path.parent)
+
+    def settle(self, blob_ids: Iterable[str]) -> None:
+        """Forget the intents on these blobs: their record is committed, or they are gone."""
+        if self._workspace is None:
+            return
+        for blob_id in blob_ids:
+            for kind in INTENTS:
+                (self._workspace / f"{blob_id}.{kind}").unlink(missing_ok=True)
+
+    def dead_workspaces(self) -> Iterator[DeadWorkspace]:
+        """The workspaces of processes that died, each locked for the caller while it runs.
+
+        The caller settles the intents against the record, then calls
+        :meth:`remove_workspace`. A live process holds its lock, so it is never listed.
+        """
+        for path in sorted((self.root / _TMP).iterdir()):
+            if path == self._workspace:
+                continue
+            if not path.is_dir():
+                path.unlink(missing_ok=True)  # a partial blob from a version before workspaces
+                continue
+            try:
+                fd = os.open(path / _LOCK, os.O_WRONLY)
+            except FileNotFoundError:
+                continue  # made a moment ago: its owner is about to lock it
+            try:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    continue  # alive
+                dead = DeadWorkspace(path)
+                for entry in sorted(path.iterdir()):
+                    if match := INTENT.match(entry.name):
+                        dead.intents[match[2]].append(match[1])
+                yield dead
+            finally:
+                os.close(fd)
+
+    @staticmethod
+    def remove_workspace(dead: DeadWorkspace) -> None:
+        """Remove a dead process's workspace once its intents are settled."""
+        shutil.rmtree(dead.path, ignore_errors=True)
 
     @staticmethod
     def new_id() -> str:
@@ -68,10 +169,14 @@ class BlobStore:
 
     @contextmanager
     def create(self) -> Iterator[PendingBlob]:
-        """Write a new blob; it becomes visible under its id only if the block succeeds."""
+        """Write a new blob; it becomes visible under its id only if the block succeeds.
+
+        The blob carries an intent until :meth:`settle` (or :meth:`delete`): the caller
+        settles it once the record that names the blob is committed.
+        """
         blob_id = self.new_id()
         final = self.path(blob_id)
-        temp = self.root / _TMP / f"{blob_id}.part"
+        temp = self.workspace / f"{blob_id}.part"
         handle = open(temp, "xb")  # noqa: SIM115 - closed in every branch below
         try:
             yield PendingBlob(blob_id, handle)
@@ -80,11 +185,17 @@ class BlobStore:
             handle.close()
             self._check_magic(temp)
             final.parent.mkdir(mode=0o700, exist_ok=True)
+            self.intend(blob_id, WRITTEN)
             temp.replace(final)
             _fsync_dir(final.parent)
         except BaseException:
-            handle.close()
-            temp.unlink(missing_ok=True)
+            try:
+                handle.close()  # may fail again (a full disk cannot take the buffered rest)
+            except OSError:
+                pass
+            finally:
+                temp.unlink(missing_ok=True)
+                self.settle([blob_id])
             raise
 
     @staticmethod
@@ -141,6 +252,7 @@ class BlobStore:
         except FileNotFoundError as exc:
             raise BlobNotFound(f"no blob {blob_id}") from exc
         _fsync_dir(path.parent)
+        self.settle([blob_id])
 
     # -- streams that arrive over time (uploads, the no-JavaScript form) -------------------------
     #
@@ -162,6 +274,7 @@ class BlobStore:
         offset whatever order it arrives in.
         """
         blob_id = self.new_id()
+        self.intend(blob_id, INCOMING)  # settled once the upload's row is committed
         fd = os.open(self.incoming_path(blob_id), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         try:
             os.write(fd, MAGIC + header)
@@ -196,6 +309,7 @@ class BlobStore:
         self._check_magic(source)
         final = self.path(blob_id)
         final.parent.mkdir(mode=0o700, exist_ok=True)
+        self.intend(blob_id, ADOPTED)
         source.replace(final)
         _fsync_dir(final.parent)
         _fsync_dir(source.parent)
@@ -207,10 +321,18 @@ class BlobStore:
         if final.exists():
             final.replace(self.incoming_path(blob_id))
             _fsync_dir(self.root / _UPLOADS)
+        self.settle([blob_id])
 
     def discard_incoming(self, blob_id: str) -> None:
         """Remove an incoming stream that will not be kept."""
         self.incoming_path(blob_id).unlink(missing_ok=True)
+        self.settle([blob_id])
+
+    def incoming_ids(self) -> Iterator[str]:
+        """The ids of every incoming stream."""
+        for entry in sorted((self.root / _UPLOADS).iterdir()):
+            if BLOB_ID.match(entry.name):
+                yield entry.name
 
     def ids(self) -> Iterator[str]:
         """Every stored blob id (for audits and orphan checks)."""
@@ -220,17 +342,6 @@ class BlobStore:
             for entry in sorted(shard.iterdir()):
                 if BLOB_ID.match(entry.name):
                     yield entry.name
-
-    def discard_partials(self) -> int:
-        """Remove temporary files left by a crash; returns how many were removed."""
-        removed = 0
-        for entry in (self.root / _TMP).iterdir():
-            if entry.is_dir():
-                shutil.rmtree(entry)
-            else:
-                entry.unlink()
-            removed += 1
-        return removed
 
 
 def _fsync_dir(path: Path) -> None:

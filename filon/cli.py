@@ -153,12 +153,19 @@ def serve(
 ) -> None:
     """Serve the intake and the casework apps, on two ports."""
     from casework import create_app as create_casework  # noqa: PLC0415 - composition root
+    from filon.recovery import recover
     from filon.serve import Listener
     from filon.serve import serve as run_servers
     from intake import create_app as create_intake
     from intake.ports import casework_ports
 
     instance = _open(instance_dir)
+    recovered = recover(instance)
+    if recovered.workspaces:
+        click.echo(
+            f"recovered after a crash: {recovered.removed} unfinished file(s) removed, "
+            f"{recovered.returned} upload(s) given back"
+        )
     settings = instance.settings
     listeners = [
         Listener(

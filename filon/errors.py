@@ -1,5 +1,16 @@
 """Exceptions of the project package, each mapped to a clear message at the edge (CLI, HTTP)."""
 
+import errno
+
+# Failures of the disk under the instance (full, over quota, failing, read-only): a request
+# that meets one is answered "try again later", and what was acknowledged before is kept.
+STORAGE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EROFS})
+
+
+def is_storage_failure(exc: BaseException) -> bool:
+    """Whether ``exc`` is the disk failing rather than a bug."""
+    return isinstance(exc, OSError) and exc.errno in STORAGE_ERRNOS
+
 
 class FilonError(Exception):
     """Base class: a failure we can explain to the person running Filon."""

@@ -52,7 +52,8 @@ class Instance:
         )
 
     def close(self) -> None:
-        """Release database connections."""
+        """Release database connections and this process's blob workspace."""
+        self.store.close()
         self.engine.dispose()
 
 

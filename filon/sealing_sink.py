@@ -20,7 +20,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.formparser import parse_form_data
 
 from crypto.stream import StreamSummary, StreamWriter, new_stream_key
-from filon.blobstore import BlobStore
+from filon.blobstore import INCOMING, BlobStore
 from filon.body import fast_input
 from filon.ports import SealedFile
 
@@ -39,6 +39,7 @@ class SealingSink:
         self._store = store
         self.blob_id = store.new_id()
         self.key = new_stream_key()
+        store.intend(self.blob_id, INCOMING)  # settled by the submission or by a discard
         self._file: IO[bytes] = open(store.incoming_path(self.blob_id), "xb")  # noqa: SIM115
         self._writer = StreamWriter(self._file, self.key, background=True)
         self.size = 0
@@ -67,10 +68,14 @@ class SealingSink:
         return self._writer.summary
 
     def discard(self) -> None:
-        """Drop the stream (the submission failed or the part was empty)."""
+        """Drop the stream (the submission failed, the part was empty, or the disk is full)."""
         self._writer.abort()
-        self._file.close()
-        self._store.discard_incoming(self.blob_id)
+        try:
+            self._file.close()  # a full disk may refuse the buffered rest: it goes anyway
+        except OSError:
+            pass
+        finally:
+            self._store.discard_incoming(self.blob_id)
 
     def close(self) -> None:
         """Closing the FileStorage does not end the stream: :meth:`finish` does."""
@@ -85,13 +90,17 @@ class SealedForm:
     sinks: list[SealingSink]
 
     def incoming(self) -> list[SealedFile]:
-        """The files chosen, as the pipeline takes them; from here the pipeline owns them."""
-        chosen = []
+        """The files chosen, as the pipeline takes them; from here the pipeline owns them.
+
+        Every stream is finished before any is handed over: if one fails (a full disk), all
+        stay with the form and are discarded on its way out, so none is left behind.
+        """
+        chosen, taken = [], []
         for storage, sink in zip(self.files.getlist("files"), list(self.sinks), strict=False):
             if not storage.filename and sink.size == 0:
                 continue  # the empty part a browser sends when no file was chosen
-            self.sinks.remove(sink)
             summary = sink.finish()
+            taken.append(sink)
             chosen.append(
                 SealedFile(
                     blob_id=sink.blob_id,
@@ -102,6 +111,8 @@ class SealedForm:
                     type=(storage.mimetype or "application/octet-stream")[:255],
                 )
             )
+        for sink in taken:
+            self.sinks.remove(sink)
         return chosen
 
 

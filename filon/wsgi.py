@@ -12,10 +12,15 @@ from filon.settings import Settings, default_instance_dir
 
 
 def intake() -> Flask:
-    """The intake app for the configured instance."""
+    """The intake app for the configured instance, after settling what a crash left."""
+    from filon.instance import Instance  # noqa: PLC0415
+    from filon.recovery import recover  # noqa: PLC0415
     from intake import create_app  # noqa: PLC0415 - the composition root imports the apps
 
-    return create_app(Settings.load(default_instance_dir()))
+    settings = Settings.load(default_instance_dir())
+    instance = Instance.open(settings)
+    recover(instance)
+    return create_app(settings, instance)
 
 
 def casework() -> Flask:

@@ -15,6 +15,8 @@ def create_app(settings: Settings, instance: Instance | None = None) -> Flask:
     """Build the intake WSGI app for an instance."""
     # Imported here, not at the top: the metadata worker (``-m intake.metadata.worker``)
     # imports this package, and must start without Flask or the database layer.
+    from sqlalchemy.exc import OperationalError  # noqa: PLC0415
+
     from filon.instance import Instance  # noqa: PLC0415
     from filon.web import install_json_errors, make_app  # noqa: PLC0415
     from intake import api, i18n, nojs, pages  # noqa: PLC0415
@@ -27,6 +29,8 @@ def create_app(settings: Settings, instance: Instance | None = None) -> Flask:
     app.register_blueprint(api.bp)
     app.register_blueprint(pages.bp)
     app.register_blueprint(nojs.bp)
+    app.register_error_handler(OperationalError, pages.try_later)
+    app.register_error_handler(OSError, pages.try_later)
     app.after_request(_no_store)
     return app
 

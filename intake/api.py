@@ -6,7 +6,6 @@ failure a client can cause answers ``{"error", "message"}`` with a 4xx status.
 
 from __future__ import annotations
 
-import errno
 import json
 from typing import Any
 
@@ -18,6 +17,7 @@ from crypto.sealing import seal
 from crypto.stream import CHUNK_SIZE, CIPHER_CHUNK_SIZE, PREFIX_SIZE
 from filon.body import read_into, thread_buffer
 from filon.db import transaction
+from filon.errors import is_storage_failure
 from filon.keyring import IntakeKey
 from filon.replies import replies_for_source
 from filon.web import error_response
@@ -57,7 +57,7 @@ def _database_down(_exc: OperationalError) -> Response:
 
 @bp.errorhandler(OSError)
 def _storage_error(exc: OSError) -> Response:
-    if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EROFS):
+    if is_storage_failure(exc):
         return error_response(
             503, TryLater.code, "the server cannot store this now; try again later"
         )
@@ -139,16 +139,23 @@ def create_upload() -> tuple[Response, int]:
         raise MalformedRequest("size must be a non-negative integer (ciphertext bytes)")
     header = _b64_field(data, "header")
     filon = instance()
-    with transaction(filon.sessions) as session:
-        upload = uploads.create_upload(
-            session,
-            filon.store,
-            key_id=intake_key.key_id,
-            header=header,
-            size=size,
-            max_file_bytes=filon.settings.max_file_bytes,
-        )
-        upload_id = upload.public_id
+    blob_id = None
+    try:
+        with transaction(filon.sessions) as session:
+            upload = uploads.create_upload(
+                session,
+                filon.store,
+                key_id=intake_key.key_id,
+                header=header,
+                size=size,
+                max_file_bytes=filon.settings.max_file_bytes,
+            )
+            upload_id, blob_id = upload.public_id, upload.blob_id
+    except BaseException:
+        if blob_id is not None:  # the row did not commit: its stream goes too
+            filon.store.discard_incoming(blob_id)
+        raise
+    filon.store.settle([blob_id])  # the committed row names the stream from now on
     return _no_store(jsonify(upload_id=upload_id, received=0)), 201
 
 

@@ -27,6 +27,7 @@ from flask_babel import lazy_gettext as _l
 from werkzeug.security import safe_join
 
 from crypto.keys import fingerprint, format_fingerprint
+from filon.errors import is_storage_failure
 from filon.web import CONTENT_SECURITY_POLICY
 from intake import i18n
 from intake.forms import RepliesForm, SubmissionForm
@@ -224,3 +225,16 @@ def human_size(size: int) -> str:
         if size >= scale:
             return f"{format_decimal(round(size / scale, 1))} {unit}"
     return f"{format_decimal(size)} B"
+
+
+def try_later(exc: Exception) -> Response:
+    """The database or the disk is out of reach: say so plainly; nothing sent before is lost.
+
+    Registered on the whole app for the pages and the plain form (the protocol's blueprint
+    answers in JSON itself). Any other ``OSError`` is a bug and stays one.
+    """
+    if isinstance(exc, OSError) and not is_storage_failure(exc):
+        raise exc
+    response = make_response(render_template("intake/try_later.html"), 503)
+    response.headers["Retry-After"] = "600"
+    return response

@@ -171,6 +171,8 @@ def submit(
                 if item.incoming.blob_id in (item.blob_id, item.original_blob_id):
                     instance.store.adopt_incoming(item.incoming.blob_id)
                     cleanup.adopted.append(item.incoming.blob_id)
+    # The record names every blob it keeps: no intent is left to settle after a crash.
+    instance.store.settle([*cleanup.written, *cleanup.adopted, *(f.blob_id for f in files)])
     # Only once the record holds are streams replaced by a cleaned copy let go.
     for item in stored:
         if item.incoming.blob_id not in (item.blob_id, item.original_blob_id):

@@ -79,8 +79,12 @@ def create_upload(
         created_hour=current_hour(),
         used=False,
     )
-    session.add(upload)
-    session.flush()
+    try:
+        session.add(upload)
+        session.flush()
+    except BaseException:
+        store.discard_incoming(upload.blob_id)
+        raise
     return upload
 
 

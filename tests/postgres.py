@@ -45,34 +45,65 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+class Cluster:
+    """A cluster in its own folder, listening on a Unix socket; stop and start it at will."""
+
+    def __init__(self, prefix: str = "filon-pg-") -> None:
+        bindir = postgres_bin()
+        self.root = Path(tempfile.mkdtemp(prefix=prefix))
+        datadir, sockdir = self.root / "data", self.root / "sock"
+        sockdir.mkdir()
+        run_as: list[str] = []
+        if os.geteuid() == 0:
+            account = pwd.getpwnam("postgres")
+            for path in (self.root, sockdir):
+                os.chown(path, account.pw_uid, account.pw_gid)
+            run_as = ["runuser", "-u", "postgres", "--"]
+        port = free_port()
+        initdb = [str(bindir / "initdb"), "-D", str(datadir), "-A", "trust", "-U", "filon"]
+        subprocess.run(
+            [*run_as, *initdb, "-E", "UTF8", "--no-sync"], check=True, capture_output=True
+        )
+        self._options = (
+            f"-k {sockdir} -p {port} -c listen_addresses='' -c fsync=off -c full_page_writes=off"
+        )
+        self._pg_ctl = [*run_as, str(bindir / "pg_ctl"), "-D", str(datadir)]
+        self.url = f"postgresql+psycopg://filon@/?host={sockdir}&port={port}"
+
+    def start(self) -> None:
+        """Start the server and wait until it accepts connections."""
+        subprocess.run(
+            [*self._pg_ctl, "-o", self._options, "-w", "-l", str(self.root / "log"), "start"],
+            check=True,
+            capture_output=True,
+        )
+
+    def stop(self) -> None:
+        """Stop the server at once, as a crash or a pulled cable would."""
+        subprocess.run([*self._pg_ctl, "-m", "immediate", "stop"], check=False, capture_output=True)
+
+    def remove(self) -> None:
+        """Stop the server and delete its folder."""
+        self.stop()
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def controlled_cluster(prefix: str = "filon-pg-") -> Iterator[Cluster]:
+    """A started :class:`Cluster`, removed after."""
+    made = Cluster(prefix)
+    try:
+        made.start()
+        yield made
+    finally:
+        made.remove()
+
+
 @contextlib.contextmanager
 def cluster(prefix: str = "filon-pg-") -> Iterator[str]:
     """Start a cluster; yields a server URL without a database; stops and removes it after."""
-    bindir = postgres_bin()
-    root = Path(tempfile.mkdtemp(prefix=prefix))
-    datadir, sockdir = root / "data", root / "sock"
-    sockdir.mkdir()
-    run_as: list[str] = []
-    if os.geteuid() == 0:
-        account = pwd.getpwnam("postgres")
-        for path in (root, sockdir):
-            os.chown(path, account.pw_uid, account.pw_gid)
-        run_as = ["runuser", "-u", "postgres", "--"]
-    port = free_port()
-    initdb = [str(bindir / "initdb"), "-D", str(datadir), "-A", "trust", "-U", "filon"]
-    subprocess.run([*run_as, *initdb, "-E", "UTF8", "--no-sync"], check=True, capture_output=True)
-    options = f"-k {sockdir} -p {port} -c listen_addresses='' -c fsync=off -c full_page_writes=off"
-    pg_ctl = [*run_as, str(bindir / "pg_ctl"), "-D", str(datadir)]
-    subprocess.run(
-        [*pg_ctl, "-o", options, "-w", "-l", str(root / "log"), "start"],
-        check=True,
-        capture_output=True,
-    )
-    try:
-        yield f"postgresql+psycopg://filon@/?host={sockdir}&port={port}"
-    finally:
-        subprocess.run([*pg_ctl, "-m", "immediate", "stop"], check=False, capture_output=True)
-        shutil.rmtree(root, ignore_errors=True)
+    with controlled_cluster(prefix) as made:
+        yield made.url
 
 
 def with_database(server_url: str, name: str) -> str:

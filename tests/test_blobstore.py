@@ -20,6 +20,11 @@ def store(tmp_path: Path) -> BlobStore:
     return BlobStore(tmp_path / "blobs")
 
 
+def _workspace_files(store: BlobStore) -> list[str]:
+    """What the process's workspace holds besides nothing: its lock, partials and intents."""
+    return sorted(p.name for p in store.workspace.iterdir())
+
+
 def _all_bytes(root: Path) -> bytes:
     return b"".join(p.read_bytes() for p in root.rglob("*") if p.is_file())
 
@@ -56,7 +61,7 @@ def test_plaintext_is_refused_and_leaves_nothing(store: BlobStore) -> None:
     with pytest.raises(NotCiphertext):
         store.put_ciphertext(io.BytesIO(SENTINEL))
     assert list(store.ids()) == []
-    assert not any((store.root / "tmp").iterdir())
+    assert _workspace_files(store) == [".lock"]
 
 
 def test_a_failed_write_leaves_no_blob_and_no_temporary(store: BlobStore) -> None:
@@ -71,7 +76,7 @@ def test_a_failed_write_leaves_no_blob_and_no_temporary(store: BlobStore) -> Non
     with pytest.raises(Interrupted):
         write_then_fail()
     assert list(store.ids()) == []
-    assert not any((store.root / "tmp").iterdir())
+    assert _workspace_files(store) == [".lock"]
 
 
 def test_a_partial_write_is_invisible_until_committed(store: BlobStore) -> None:
@@ -81,9 +86,29 @@ def test_a_partial_write_is_invisible_until_committed(store: BlobStore) -> None:
     assert store.exists(pending.blob_id)
 
 
-def test_discard_partials_removes_crash_leftovers(store: BlobStore) -> None:
+def test_a_new_blob_carries_an_intent_until_settled(store: BlobStore) -> None:
+    blob_id, _ = store.write_encrypted(io.BytesIO(b"evidence"), new_stream_key())
+    assert _workspace_files(store) == [".lock", f"{blob_id}.written"]
+    store.settle([blob_id])
+    assert _workspace_files(store) == [".lock"]
+    store.close()
+    assert not any((store.root / "tmp").iterdir())
+
+
+def test_a_live_workspace_is_never_listed_as_dead(tmp_path: Path, store: BlobStore) -> None:
+    blob_id, _ = store.write_encrypted(io.BytesIO(b"evidence"), new_stream_key())
+    other = BlobStore(store.root)
+    assert list(other.dead_workspaces()) == []
+    store.close()  # the intent is unsettled: the workspace stays for recovery
+    (dead,) = other.dead_workspaces()
+    assert dead.intents == {"written": [blob_id], "adopted": [], "incoming": []}
+    other.remove_workspace(dead)
+    assert [p.name for p in (store.root / "tmp").iterdir()] == []
+
+
+def test_a_partial_blob_of_an_earlier_version_is_removed(store: BlobStore) -> None:
     (store.root / "tmp" / "deadbeef.part").write_bytes(b"FLN1half")
-    assert store.discard_partials() == 1
+    assert list(store.dead_workspaces()) == []
     assert not any((store.root / "tmp").iterdir())
 
 
