@@ -454,10 +454,15 @@ def submission_geotags(session: Session, *, submission: Submission) -> list[Plac
     The caller has already checked that the user may open the submission.
     """
     numbers = {e.id: n for n, e in enumerate(_files(session, submission), start=1)}
-    geotags = session.scalars(
-        select(Geotag).where(Geotag.submission_id == submission.id).order_by(Geotag.id)
+    geotags = list(
+        session.scalars(
+            select(Geotag).where(Geotag.submission_id == submission.id).order_by(Geotag.id)
+        )
     )
-    authors = dict(session.execute(select(User.id, User.username)).all())
+    author_ids = {g.created_by_id for g in geotags if g.created_by_id is not None}
+    authors = dict(
+        session.execute(select(User.id, User.username).where(User.id.in_(author_ids))).all()
+    )
     placed = []
     for geotag in geotags:
         radius = proposal_radius_km(geotag.precision_m)

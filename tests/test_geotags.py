@@ -6,6 +6,7 @@ desk content all the same: a member of another desk gets 404 and sees none of th
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import math
 import random
@@ -28,6 +29,7 @@ from filon.desks import create_desk, get_desk
 from filon.errors import NotFound
 from filon.instance import Instance
 from filon.models import CustodyEvent
+from intake import demo
 from intake.demo import seed_submissions
 from intake.submission import submit
 from tests.conftest import Staff, StaffAccount, csrf_token, make_account
@@ -97,16 +99,22 @@ def engine(db_url: str) -> Iterator[Engine]:
 
 
 # Where random sites cluster: eastern DRC, the antimeridian, both poles, and anywhere.
-CLUSTERS = [(-2.0, 28.5, 1.5), (0.0, 179.9, 0.5), (89.8, 0.0, 0.3), (-89.8, 0.0, 0.3)]
+CLUSTERS = [
+    (-2.0, 28.5, 1.5),
+    (-1.56, 28.88, 0.05),  # a district packed tight: the stepped search stops early there
+    (0.0, 179.9, 0.5),
+    (89.8, 0.0, 0.3),
+    (-89.8, 0.0, 0.3),
+]
 
 
 def random_sites(rng: random.Random, count: int) -> list[tuple[float, float]]:
     points = []
     for n in range(count):
-        if n % 5 == 4:
+        if n % 6 == 5:
             points.append((rng.uniform(-90, 90), rng.uniform(-180, 180)))
             continue
-        lat0, lon0, spread = CLUSTERS[n % 4]
+        lat0, lon0, spread = CLUSTERS[n % 6]
         lat = max(-90.0, min(90.0, lat0 + rng.uniform(-spread, spread)))
         lon = lon0 + rng.uniform(-spread * 4, spread * 4)
         lon = (lon + 180) % 360 - 180  # wrap across the antimeridian
@@ -139,6 +147,7 @@ def brute_force(
 near_edges = st.one_of(
     st.tuples(st.floats(-90, 90), st.floats(-180, 180)),
     st.tuples(st.floats(-3.5, -0.5), st.floats(27, 30)),
+    st.tuples(st.floats(-1.7, -1.4), st.floats(28.7, 29.1)),
     st.tuples(st.floats(-1, 1), st.sampled_from([179.99, -179.99, 180.0, -180.0])),
     st.tuples(st.sampled_from([90.0, -90.0, 89.99, -89.99]), st.floats(-180, 180)),
 )
@@ -371,6 +380,34 @@ def test_bad_placements_get_a_clear_400_and_change_nothing(
     assert str(escape(message)) in response.get_data(as_text=True)
     assert geotags(instance) == []
     assert audit_events(instance) == []
+
+
+def test_a_file_without_a_consented_location_makes_no_consented_geotag(
+    staff: Staff, instance: Instance, receipts: list[str]
+) -> None:
+    """The source kept its photo's position to itself: nothing to copy, said plainly."""
+    incoming = dataclasses.replace(
+        demo._incoming(instance, "IMG_0043.jpg", "image/jpeg", demo.sample_photo()),
+        keep_location=False,
+    )
+    withheld = submit(
+        instance,
+        desk_slug=DESK,
+        lang="en",
+        answers={"report": "Photo of the pit."},
+        files=[incoming],
+        codename=None,
+    )
+    staff.log_in()
+    page = staff.client.get(f"/submissions/{withheld.receipt}").get_data(as_text=True)
+    assert "withheld by the source" in page
+    assert "Make a geotag from this location" not in page
+    response = post(staff, f"/submissions/{withheld.receipt}/geotags", method="consented", file="1")
+    assert response.status_code == 400
+    assert "file 1 carries no location its source consented to share" in response.get_data(
+        as_text=True
+    )
+    assert geotags(instance) == []
 
 
 def test_a_correction_is_checked_like_a_placement_and_cannot_claim_consent(
