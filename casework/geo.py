@@ -172,11 +172,15 @@ def nearest_sites(
         raise InvalidGeotag(f"ask for 1 to {MAX_LIMIT} sites")
     # Widen the search in steps: once a smaller circle holds ``limit`` sites, no site
     # outside it can be nearer than those, so in a dense district (hundreds of sites within
-    # 25 km) a few dozen index entries answer instead of every one in the full box.
+    # 25 km) a few dozen index entries answer instead of every one in the full box. An
+    # empty step means a sparse area: the whole radius next, saving a round trip.
     for step in _SEARCH_STEPS:
         reach = min(radius_km, radius_km * step)
         ranked = _ranked(db, lat, lon, reach)[:limit]
         if len(ranked) == limit or reach >= radius_km:
+            break
+        if not ranked:
+            ranked = _ranked(db, lat, lon, radius_km)[:limit]
             break
     if not ranked:
         return []
