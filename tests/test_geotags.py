@@ -594,8 +594,22 @@ def test_geotags_in_bbox_filter_by_area_labels_and_day(
             method=GeotagMethod.INVESTIGATOR,
             note="",
         )
+        # A second case of the first submission: a geotag placing neither has both's labels.
+        gold = cases.create_case(session, user=user, references=[receipts[0]], title="Gold")
+        cases.update_case(
+            session,
+            user=user,
+            case_id=gold.id,
+            title="Gold",
+            priority=gold.priority,
+            assignee=None,
+            summary="",
+            minerals=["gold"],
+            risk_categories=["taxes"],
+            tags=["not-a-mineral"],
+        )
         ids = (on_case.id, via_submission.id, loose.id)
-        desk_id = desk.id
+        desk_id, case_ids = desk.id, (case.id, gold.id)
 
     def found(bbox: tuple[float, float, float, float], **filters: Any) -> list[int]:
         with instance.sessions() as session:
@@ -610,7 +624,10 @@ def test_geotags_in_bbox_filter_by_area_labels_and_day(
     assert found((-179, 0, 179, 1)) == []  # the other way round: the whole world but there
     assert found(world, mineral="coltan") == [on_case_id, via_id]
     assert found(world, mineral="COLTAN", risk="armed_groups") == [on_case_id, via_id]
-    assert found(world, mineral="gold") == []
+    assert found(world, mineral="gold") == [via_id]
+    assert found(world, mineral="gold", risk="armed_groups") == [via_id]
+    assert found(world, mineral="cobalt") == []
+    assert found(world, risk="taxes", until=dt.date(2020, 1, 1)) == []
     today = dt.datetime.now(dt.UTC).date()
     assert found(world, since=today - dt.timedelta(days=1), until=today) == [
         on_case_id,
@@ -626,6 +643,9 @@ def test_geotags_in_bbox_filter_by_area_labels_and_day(
             ("armed_groups",),
         )
         assert (row.method, row.precision_m, row.reference) == ("investigator", 100, receipts[1])
+        [via] = geo.geotags_in_bbox(session, [desk_id], (28.75, -1.75, 28.85, -1.65))
+        assert (via.case_id, via.case_ids) == (None, case_ids)
+        assert (via.minerals, via.risks) == (("coltan", "gold"), ("armed_groups", "taxes"))
         assert len(geo.geotags_in_bbox(session, [desk_id], world, limit=2)) == 2
         assert geo.geotags_in_bbox(session, [], world) == []
         for bad in [(0, 10, 1, 5), (0, -91, 1, 0), (math.nan, 0, 1, 1), (-181, 0, 0, 1)]:
