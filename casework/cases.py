@@ -28,6 +28,7 @@ from casework.models import (
     CasePriority,
     CaseStatus,
     CaseSubmission,
+    Geotag,
 )
 from casework.risks import RISK_CATEGORIES
 from crypto.keys import BoxKeyPair
@@ -398,6 +399,8 @@ def merge_cases(
     notes = session.execute(
         update(CaseNote).where(CaseNote.case_id == merged.id).values(case_id=target.id)
     ).rowcount  # type: ignore[attr-defined]
+    # The places of the merged case are the target's now: a tombstone's geotag could not change.
+    session.execute(update(Geotag).where(Geotag.case_id == merged.id).values(case_id=target.id))
     # Cases merged into this one earlier now point at the target, so no chain of tombstones.
     session.execute(
         update(CaseMerge).where(CaseMerge.into_case_id == merged.id).values(into_case_id=target.id)

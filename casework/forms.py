@@ -21,7 +21,14 @@ from wtforms.validators import DataRequired, EqualTo, Length, NumberRange, Optio
 
 from casework.bulk import SETTABLE
 from casework.cases import MAX_COMMENT_CHARS, MAX_NOTE_CHARS, MAX_SUMMARY_CHARS
-from casework.models import MAX_SEARCH_NAME_CHARS, MAX_TITLE_CHARS, CasePriority, CaseStatus
+from casework.models import (
+    MAX_GEOTAG_NOTE_CHARS,
+    MAX_SEARCH_NAME_CHARS,
+    MAX_TITLE_CHARS,
+    CasePriority,
+    CaseStatus,
+    GeotagMethod,
+)
 from casework.risks import RISK_CATEGORIES
 from filon.accounts import MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS
 from filon.replies import MAX_REPLY_CHARS
@@ -193,3 +200,38 @@ class DeleteSearchForm(FlaskForm):
 def split_list(text: str | None) -> list[str]:
     """The entries of a comma-separated field."""
     return [part.strip() for part in (text or "").split(",") if part.strip()]
+
+
+MAX_NUMBER_CHARS = 40
+
+
+class GeotagForm(FlaskForm):
+    """A geotag: a file's consented location in one click, or a position placed by hand.
+
+    Latitude, longitude and precision are text: the service reads them (a decimal comma
+    too) and says exactly what is wrong, where a float field would take "nan" or "inf".
+    """
+
+    method = SelectField("How it was obtained", choices=_values(GeotagMethod))
+    file = IntegerField("File", validators=[Optional(), NumberRange(min=1, max=2**31 - 1)])
+    case = IntegerField("Case", validators=[Optional(), NumberRange(min=1, max=2**31 - 1)])
+    latitude = StringField("Latitude", validators=[Length(max=MAX_NUMBER_CHARS)])
+    longitude = StringField("Longitude", validators=[Length(max=MAX_NUMBER_CHARS)])
+    precision_m = StringField("Precision (metres)", validators=[Length(max=MAX_NUMBER_CHARS)])
+    note = StringField("Note", validators=[Length(max=MAX_GEOTAG_NOTE_CHARS)])
+
+
+class GeotagCorrectForm(FlaskForm):
+    """A geotag moved or made more or less precise, by hand."""
+
+    method = SelectField(
+        "How it was obtained", choices=_values((GeotagMethod.INVESTIGATOR, GeotagMethod.TEXT))
+    )
+    latitude = StringField("Latitude", validators=[Length(max=MAX_NUMBER_CHARS)])
+    longitude = StringField("Longitude", validators=[Length(max=MAX_NUMBER_CHARS)])
+    precision_m = StringField("Precision (metres)", validators=[Length(max=MAX_NUMBER_CHARS)])
+    note = StringField("Note", validators=[Length(max=MAX_GEOTAG_NOTE_CHARS)])
+
+
+class GeotagDeleteForm(FlaskForm):
+    """Deleting a geotag is a POST with a CSRF token."""

@@ -397,3 +397,51 @@ class EvidenceLink(Base):
     )
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_hour: Mapped[hour]
+
+
+# -- geotags (DESIGN.md §6, §7) --------------------------------------------------------------
+
+MAX_GEOTAG_NOTE_CHARS = 200
+
+
+class GeotagMethod(enum.StrEnum):
+    """How a geotag's position was obtained."""
+
+    CONSENTED = "consented"  # a file's GPS position, which its source consented to share
+    INVESTIGATOR = "investigator"  # placed or corrected by hand
+    TEXT = "text"  # read from the report's text by an investigator
+
+
+class Geotag(Base):
+    """A place on the map for a submission, one of its files, or a case of its desk.
+
+    Investigator-authored and plaintext on purpose (DESIGN.md §6), so the map and the
+    nearest-site proposals can query it: turning a consented location into a geotag copies
+    it out of the sealed metadata, and the page says so before the click.
+    """
+
+    __tablename__ = "geotags"
+    __table_args__ = (
+        # The map's visible area, within the desks a staff member may see.
+        Index("ix_geotags_desk_lat_lon", "desk_id", "latitude", "longitude"),
+    )
+
+    id: Mapped[intpk]
+    desk_id: Mapped[int] = mapped_column(ForeignKey("desks.id", ondelete="CASCADE"))
+    submission_id: Mapped[int] = mapped_column(
+        ForeignKey("submissions.id", ondelete="CASCADE"), index=True
+    )
+    evidence_id: Mapped[int | None] = mapped_column(
+        ForeignKey("evidence.id", ondelete="CASCADE"), index=True
+    )
+    case_id: Mapped[int | None] = mapped_column(
+        ForeignKey("cases.id", ondelete="SET NULL"), index=True
+    )
+    latitude: Mapped[float] = mapped_column(Float)
+    longitude: Mapped[float] = mapped_column(Float)
+    precision_m: Mapped[int] = mapped_column(Integer)
+    method: Mapped[GeotagMethod] = mapped_column(string_enum(GeotagMethod))
+    note: Mapped[str] = mapped_column(String(MAX_GEOTAG_NOTE_CHARS), default="")  # provenance
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_hour: Mapped[hour]
+    updated_hour: Mapped[hour]

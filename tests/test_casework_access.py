@@ -26,8 +26,8 @@ from werkzeug.datastructures import FileStorage, MultiDict
 from werkzeug.test import TestResponse, encode_multipart
 from werkzeug.wrappers import Request
 
-from casework import cases, inbox
-from casework.models import Case, CaseNote
+from casework import cases, geo, inbox
+from casework.models import Case, CaseNote, GeotagMethod
 from casework.sessions import COOKIE_NAME, encode_cookie
 from casework.views.auth import LOGIN_FAILED
 from crypto.sealing import open_sealed
@@ -72,6 +72,7 @@ class World:
     search_id: int  # the investigator's saved search on drc-minerals
     other_case_id: int  # on other-desk
     codename: str  # the source of refs[0]
+    geotag_id: int  # on refs[0], placed by hand
     accounts: dict[str, StaffAccount] = field(default_factory=dict)
 
 
@@ -144,8 +145,16 @@ def world(instance: Instance, investigator: StaffAccount) -> World:
         search = inbox.save_search(
             session, user=owner, slug=DESK, name="New ones", query="status=new"
         )
+        geotag = geo.place_geotag(
+            session,
+            user=owner,
+            reference=outcomes[0].receipt,
+            position=geo.check_position(-1.58, 28.88, 500),
+            method=GeotagMethod.TEXT,
+            note="Named in the report.",
+        )
         case_id, other_case_id, spare_id, link_id = case.id, other_case.id, spare.id, link.id
-        search_id = search.id
+        search_id, geotag_id = search.id, geotag.id
     assert outcomes[0].codename is not None
     return World(
         refs=[o.receipt for o in outcomes],
@@ -156,6 +165,7 @@ def world(instance: Instance, investigator: StaffAccount) -> World:
         search_id=search_id,
         other_case_id=other_case_id,
         codename=outcomes[0].codename,
+        geotag_id=geotag_id,
         accounts=accounts,
     )
 
@@ -238,6 +248,21 @@ CALLS: dict[tuple[str, str], Call] = {
     ),
     ("cases.unlink_evidence", "POST"): Call("/cases/{spare}/evidence/{link}/unlink"),
     ("cases.merge", "POST"): Call("/cases/{spare}/merge", (("into", "{case}"),)),
+    # Geotags: one from the photo's consented location; the world's own corrected, deleted.
+    ("geotags.create", "POST"): Call(
+        "/submissions/{ref}/geotags", (("method", "consented"), ("file", "1"))
+    ),
+    ("geotags.correct", "POST"): Call(
+        "/geotags/{geotag}",
+        (
+            ("method", "investigator"),
+            ("latitude", "-1.6"),
+            ("longitude", "28.9"),
+            ("precision_m", "200"),
+            ("note", "Moved by hand."),
+        ),
+    ),
+    ("geotags.delete", "POST"): Call("/geotags/{geotag}/delete"),
     # Exporting a dossier: only members whose membership allows exports (none in the world).
     ("dossier.choose", "GET"): Call("/cases/{case}/export"),
     ("dossier.download", "POST"): Call(
@@ -357,6 +382,9 @@ def desk_outcomes(role: str) -> dict[tuple[str, str], Outcome]:
         ("cases.comment_evidence", "POST"): (303, "/cases/{spare}"),
         ("cases.unlink_evidence", "POST"): (303, "/cases/{spare}"),
         ("cases.merge", "POST"): (303, "/cases/{case}"),
+        ("geotags.create", "POST"): (303, "/submissions/{ref}#geotags"),
+        ("geotags.correct", "POST"): (303, "/submissions/{ref}#geotags"),
+        ("geotags.delete", "POST"): (303, "/submissions/{ref}#geotags"),
         # No member of the world may export: refused before any step-up is asked for.
         ("dossier.choose", "GET"): (403, None),
         ("dossier.download", "POST"): (403, None),
@@ -402,6 +430,9 @@ AUDITED = {
     ("cases.comment_evidence", "POST"): ["case_evidence_updated"],
     ("cases.unlink_evidence", "POST"): ["case_evidence_unlinked"],
     ("cases.merge", "POST"): ["case_merged", "case_merged_into"],
+    ("geotags.create", "POST"): ["geotag_created"],
+    ("geotags.correct", "POST"): ["geotag_corrected"],
+    ("geotags.delete", "POST"): ["geotag_deleted"],
 }
 
 
@@ -488,6 +519,7 @@ def fill(text: str, world: World, **more: object) -> str:
         spare=world.spare_id,
         link=world.link_id,
         search=world.search_id,
+        geotag=world.geotag_id,
         **more,
     )
 
@@ -723,6 +755,26 @@ BAD_POSTS = [
     ("/file", {"desk": "drc\x00minerals", "report": "r", "lang": "en"}, 400),
     ("/file", {"desk": DESK, "report": "r\x00", "lang": "en"}, 400),
     ("/file", {"desk": "no-such-desk", "report": "r", "lang": "en"}, 404),
+    ("/submissions/{ref}/geotags", {"method": "consented", "file": "9"}, 400),
+    ("/submissions/{ref}/geotags", {"method": "consented", "file": "99999999999999999999"}, 400),
+    ("/submissions/{ref}/geotags", {"method": "consented", "file": "1", "case": "9999"}, 404),
+    (
+        "/submissions/{ref}/geotags",
+        {"method": "investigator", "latitude": "nan", "longitude": "28", "precision_m": "9"},
+        400,
+    ),
+    ("/submissions/FLN-NOPE/geotags", {"method": "consented", "file": "1"}, 404),
+    (
+        "/geotags/{geotag}",
+        {"method": "investigator", "latitude": "1", "longitude": "2", "precision_m": "0"},
+        400,
+    ),
+    (
+        "/geotags/99999999999999999999",
+        {"method": "investigator", "latitude": "1", "longitude": "2", "precision_m": "9"},
+        404,
+    ),
+    ("/geotags/{geotag}", {"method": "investigator", "latitude": "1\x00"}, 400),
 ]
 
 

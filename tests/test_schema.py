@@ -425,5 +425,67 @@ def test_upgrade_from_0008_keeps_accounts_and_adds_their_email(engine: Engine) -
         connection.execute(text("UPDATE users SET email = 'ana@example.org'"))
         assert connection.execute(text("SELECT email FROM users")).scalar() == "ana@example.org"
         assert connection.execute(text("SELECT reference FROM submissions")).scalar() == "REF1"
+
+
+def test_upgrade_from_0008_keeps_the_registers_and_adds_geotags(engine: Engine) -> None:
+    """0009 adds geotags beside submissions, evidence, cases and mine sites."""
+    schema.upgrade(engine, "0008")
+    with engine.begin() as connection:
+        insert_desk(connection)
+        insert_user(connection, "investigator")
+        insert_submission(connection, "read")
+        connection.execute(
+            text(
+                "INSERT INTO evidence (submission_id, blob_id, sealed_file_key, cleaning_status,"
+                " kind, ciphertext_size) SELECT id, :blob, :key, 'cleaned', 'image', 100"
+                " FROM submissions"
+            ),
+            {"blob": "a" * 32, "key": b"\x05" * 80},
+        )
+        connection.execute(
+            text(
+                "INSERT INTO cases (desk_id, title, status, priority, summary, minerals,"
+                " risk_categories, tags, created_hour, updated_hour) SELECT id, 'Kept', 'new',"
+                " 'high', '', '[]', '[]', '[]', '2026-11-22 10:00:00', '2026-11-22 10:00:00'"
+                " FROM desks"
+            )
+        )
+    schema.upgrade(engine, "0009")
+    assert schema.current_revision(engine) == "0009"
+    insert_geotag = text(
+        "INSERT INTO geotags (desk_id, submission_id, evidence_id, case_id, latitude, longitude,"
+        " precision_m, method, note, created_by_id, created_hour, updated_hour) SELECT desks.id,"
+        " submissions.id, evidence.id, cases.id, -1.67, 28.875, 50, :method, 'GPS of file 1',"
+        " users.id, '2026-11-22 10:00:00', '2026-11-22 10:00:00' FROM desks, submissions,"
+        " evidence, cases, users"
+    )
+    with engine.begin() as connection:
+        assert connection.execute(text("SELECT reference FROM submissions")).scalar() == "REF1"
+        assert connection.execute(text("SELECT title FROM cases")).scalar() == "Kept"
+        connection.execute(insert_geotag, {"method": "consented"})
+        # The method CHECK holds on both databases.
+        with pytest.raises(IntegrityError), connection.begin_nested():
+            connection.execute(insert_geotag, {"method": "dowsing"})
+        # A deleted case or author leaves the geotag, without them.
+        connection.execute(text("DELETE FROM cases"))
+        connection.execute(text("DELETE FROM users"))
+        row = connection.execute(
+            text("SELECT case_id, created_by_id, latitude, method FROM geotags")
+        ).one()
+        assert tuple(row) == (None, None, -1.67, "consented")
+        # A geotag goes with its file, and with its submission.
+        connection.execute(text("DELETE FROM evidence"))
+        assert connection.execute(text("SELECT count(*) FROM geotags")).scalar() == 0
+        connection.execute(
+            text(
+                "INSERT INTO geotags (desk_id, submission_id, latitude, longitude, precision_m,"
+                " method, note, created_hour, updated_hour) SELECT desk_id, id, 0.5, 179.9, 1000,"
+                " 'text', '', '2026-11-22 10:00:00', '2026-11-22 10:00:00' FROM submissions"
+            )
+        )
+        connection.execute(text("DELETE FROM submissions"))
+        assert connection.execute(text("SELECT count(*) FROM geotags")).scalar() == 0
+    indexes = {i["name"] for i in inspect(engine).get_indexes("geotags")}
+    assert {"ix_geotags_desk_lat_lon", "ix_geotags_submission_id"} <= indexes
     schema.upgrade(engine)
     assert schema.current_revision(engine) == schema.head_revision()

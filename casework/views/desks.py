@@ -17,7 +17,7 @@ from flask import (
 from flask.typing import ResponseReturnValue
 from werkzeug.datastructures import CombinedMultiDict
 
-from casework import cases, filing, reading
+from casework import cases, filing, geo, reading
 from casework.audit import AuditFilters, InvalidAuditFilter, audit_page
 from casework.bulk import SETTABLE
 from casework.forms import (
@@ -26,6 +26,7 @@ from casework.forms import (
     DeleteSearchForm,
     EvidenceLinkForm,
     FileOnBehalfForm,
+    GeotagForm,
     LogoutForm,
     ReplyForm,
     SavedSearchForm,
@@ -133,6 +134,7 @@ def submission(staff: ActiveSession, reference: str) -> ResponseReturnValue:
         )
         custodian = reading.is_custodian(session, desk=view.opened.desk, user=staff.user)
         open_cases = cases.open_desk_cases(session, user=staff.user, slug=view.opened.desk.slug)
+        geotags = geo.submission_geotags(session, submission=view.opened.submission)
     return _render(
         "casework/submission.html",
         staff,
@@ -142,6 +144,9 @@ def submission(staff: ActiveSession, reference: str) -> ResponseReturnValue:
         link_form=EvidenceLinkForm(),
         open_cases=open_cases,
         custodian=custodian,
+        geotags=geotags,
+        geotag_form=GeotagForm(),
+        consented_precision_m=geo.CONSENTED_PRECISION_M,
     )
 
 
