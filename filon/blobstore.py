@@ -221,6 +221,17 @@ class BlobStore:
                 if BLOB_ID.match(entry.name):
                     yield entry.name
 
+    def check_writable(self) -> None:
+        """Create, write, fsync and remove a one-byte file in the store: raises ``OSError``."""
+        path = self.root / _TMP / f"probe-{self.new_id()}"
+        with open(path, "xb") as probe:
+            try:
+                probe.write(b"\0")
+                probe.flush()
+                os.fsync(probe.fileno())
+            finally:
+                path.unlink()
+
     def discard_partials(self) -> int:
         """Remove temporary files left by a crash; returns how many were removed."""
         removed = 0
