@@ -148,13 +148,21 @@ def upgrade(instance_dir: Path | None) -> None:
 @click.option("--host", default=None, help="Address for both apps (default: from settings).")
 @click.option("--intake-port", type=int, default=None)
 @click.option("--casework-port", type=int, default=None)
+@click.option(
+    "--only",
+    type=click.Choice(["intake", "casework"]),
+    envvar="FILON_SERVE_ONLY",
+    default=None,
+    help="Serve this app alone (default: both; also $FILON_SERVE_ONLY).",
+)
 def serve(
     instance_dir: Path | None,
     host: str | None,
     intake_port: int | None,
     casework_port: int | None,
+    only: str | None,
 ) -> None:
-    """Serve the intake and the casework apps, on two ports."""
+    """Serve the intake and the casework apps, on two ports (or one of them with --only)."""
     from casework import create_app as create_casework  # noqa: PLC0415 - composition root
     from filon.serve import Listener
     from filon.serve import serve as run_servers
@@ -163,20 +171,27 @@ def serve(
 
     instance = _open(instance_dir)
     settings = instance.settings
-    listeners = [
-        Listener(
-            "intake",
-            create_intake(settings, instance),
-            host or settings.intake_host,
-            settings.intake_port if intake_port is None else intake_port,
-        ),
-        Listener(
-            "casework",
-            create_casework(settings, instance, ports=casework_ports()),
-            host or settings.casework_host,
-            settings.casework_port if casework_port is None else casework_port,
-        ),
-    ]
+    # In a container or unit of its own (--only), each app runs in a process of its own: a
+    # flaw in the public intake then finds no staff session or unlocked key in its memory.
+    listeners = []
+    if only in (None, "intake"):
+        listeners.append(
+            Listener(
+                "intake",
+                create_intake(settings, instance),
+                host or settings.intake_host,
+                settings.intake_port if intake_port is None else intake_port,
+            )
+        )
+    if only in (None, "casework"):
+        listeners.append(
+            Listener(
+                "casework",
+                create_casework(settings, instance, ports=casework_ports()),
+                host or settings.casework_host,
+                settings.casework_port if casework_port is None else casework_port,
+            )
+        )
     logins = saved_logins(settings.instance_dir)
     if logins:
         click.echo(logins, nl=False)
