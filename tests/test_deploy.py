@@ -215,7 +215,7 @@ class Recorder(BaseHTTPRequestHandler):
 
 
 @pytest.fixture
-def caddy(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+def caddy(tmp_path: Path) -> Iterator[tuple[str, Path, ThreadingHTTPServer]]:
     """Caddy with deploy/Caddyfile on a free port, in front of the recorder."""
     if shutil.which("caddy") is None:
         pytest.skip("Caddy is not installed (scripts/setup.sh --test installs Debian's caddy)")
@@ -246,7 +246,7 @@ def caddy(tmp_path: Path) -> Iterator[tuple[str, Path]]:
                     pytest.fail(f"caddy did not start: {log.read_text()}")
                 time.sleep(0.2)
         Recorder.seen.clear()
-        yield url, log
+        yield url, log, upstream
     finally:
         process.terminate()
         process.wait(timeout=20)
@@ -254,8 +254,10 @@ def caddy(tmp_path: Path) -> Iterator[tuple[str, Path]]:
         upstream.server_close()
 
 
-def test_the_proxy_passes_no_client_address_and_logs_none(caddy: tuple[str, Path]) -> None:
-    url, log = caddy
+def test_the_proxy_passes_no_client_address_and_logs_none(
+    caddy: tuple[str, Path, ThreadingHTTPServer],
+) -> None:
+    url, log, upstream = caddy
     spoofed = {
         "X-Forwarded-For": "203.0.113.7",
         "X-Real-IP": "203.0.113.8",
@@ -291,8 +293,19 @@ def test_the_proxy_passes_no_client_address_and_logs_none(caddy: tuple[str, Path
         assert refused.value.code == 404
         assert refused.value.headers["X-Frame-Options"] == "DENY"
     assert len(Recorder.seen) == 1
+    # With the app down, Caddy logs the failed request: without its address or headers.
+    upstream.server_close()
+    request = urllib.request.Request(url + "/submit-page?ref=canary-query", headers=spoofed)
+    with pytest.raises(urllib.error.HTTPError) as failed:
+        urllib.request.urlopen(request, timeout=10)  # noqa: S310 - local URL
+    failed.value.close()
+    assert failed.value.code == 502
+    deadline = time.monotonic() + 10
+    while "502" not in log.read_text() and time.monotonic() < deadline:
+        time.sleep(0.1)
     logged = log.read_text()
-    for needle in ("203.0.113", "canary-agent", "submit-page", "remote_ip"):
+    assert "502" in logged  # the error was logged, so the filter below was put to work
+    for needle in ("203.0.113", "canary-agent", "submit-page", "canary-query", "remote_ip"):
         assert needle not in logged, needle
 
 
