@@ -47,6 +47,7 @@ from filon.settings import Settings, default_instance_dir
 from filon.submissions import open_submission, safe_filename, write_evidence
 
 F = TypeVar("F", bound=Callable[..., Any])
+SERVED_APPS = ("intake", "casework")
 
 
 def instance_option(func: F) -> F:
@@ -150,10 +151,9 @@ def upgrade(instance_dir: Path | None) -> None:
 @click.option("--casework-port", type=int, default=None)
 @click.option(
     "--only",
-    type=click.Choice(["intake", "casework"]),
-    envvar="FILON_SERVE_ONLY",
+    type=click.Choice(SERVED_APPS),
     default=None,
-    help="Serve this app alone (default: both; also $FILON_SERVE_ONLY).",
+    help="Serve this app alone (default: both, or $FILON_SERVE_ONLY).",
 )
 def serve(
     instance_dir: Path | None,
@@ -163,6 +163,7 @@ def serve(
     only: str | None,
 ) -> None:
     """Serve the intake and the casework apps, on two ports (or one of them with --only)."""
+    only = only or _serve_only_from_env()
     from casework import create_app as create_casework  # noqa: PLC0415 - composition root
     from filon.serve import Listener
     from filon.serve import serve as run_servers
@@ -196,6 +197,13 @@ def serve(
     if logins:
         click.echo(logins, nl=False)
     run_servers(listeners, threads=settings.threads, announce=lambda line: click.echo(line))
+
+
+def _serve_only_from_env() -> str | None:
+    value = os.environ.get("FILON_SERVE_ONLY", "")
+    if value and value not in SERVED_APPS:
+        raise click.UsageError(f"FILON_SERVE_ONLY={value!r}: it must be intake or casework")
+    return value or None
 
 
 @cli.command("rotate-intake-key")

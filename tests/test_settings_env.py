@@ -175,6 +175,14 @@ def test_serve_names_a_bad_port_variable(sqlite_instance: Instance) -> None:
     refused(filon("serve", env=env), "Error: FILON_INTAKE_PORT='0x': intake_port is not a number")
 
 
+def test_serve_names_a_bad_choice_of_app(sqlite_instance: Instance) -> None:
+    env = {"FILON_INSTANCE": str(sqlite_instance.settings.instance_dir), "FILON_SERVE_ONLY": "all"}
+    result = filon("serve", env=env)
+    assert result.returncode == 2  # a usage error, as for a bad option
+    assert "FILON_SERVE_ONLY='all': it must be intake or casework" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 def test_serve_names_a_database_it_cannot_reach_without_its_password(
     sqlite_instance: Instance,
 ) -> None:
