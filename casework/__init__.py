@@ -14,6 +14,7 @@ from casework.views import dossier as dossier_views  # not `dossier`: that is th
 from casework.views import geotags as geotag_views  # not `geotags`: too near casework.geo
 from casework.views import inbox as inbox_views  # not `inbox`: that is the service module
 from casework.web import RecordId, own_secret, refuse_nul_characters
+from filon import health
 from filon.errors import NotFound, is_storage_failure
 from filon.instance import Instance
 from filon.ports import EXTENSION, CaseworkPorts
@@ -49,6 +50,7 @@ def create_app(
     )
     app.url_map.converters["int"] = RecordId  # before any rule is made with it
     app.before_request(refuse_nul_characters)
+    app.register_blueprint(health.bp)
     app.register_blueprint(auth.bp)
     app.register_blueprint(desks.bp)
     app.register_blueprint(case_views.bp)

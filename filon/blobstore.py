@@ -87,6 +87,11 @@ class BlobStore:
     def workspace(self) -> Path:
         """This process's folder for partial blobs and intents, made and locked on first use."""
         with self._workspace_lock:
+            if self._workspace is not None and not self._workspace.is_dir():
+                # Removed under us (an administrator emptied tmp/): start a new one.
+                if self._lock_fd is not None:
+                    os.close(self._lock_fd)
+                self._workspace = self._lock_fd = None
             if self._workspace is None:
                 path = self.root / _TMP / secrets.token_hex(8)
                 path.mkdir(mode=0o700)
@@ -342,6 +347,20 @@ class BlobStore:
             for entry in sorted(shard.iterdir()):
                 if BLOB_ID.match(entry.name):
                     yield entry.name
+
+    def check_writable(self) -> None:
+        """Create, write and remove a one-byte file in the store: raises ``OSError``.
+
+        No fsync: a read-only, full or missing volume fails at the open or the write, and a
+        probe anyone can ask for often must not cost a disk flush.
+        """
+        path = self.workspace / f"probe-{self.new_id()}"  # never taken for a crash's leftover
+        with open(path, "xb") as probe:
+            try:
+                probe.write(b"\0")
+                probe.flush()
+            finally:
+                path.unlink()
 
 
 def _fsync_dir(path: Path) -> None:

@@ -48,6 +48,7 @@ from filon.settings import Settings, default_instance_dir
 from filon.submissions import open_submission, safe_filename, write_evidence
 
 F = TypeVar("F", bound=Callable[..., Any])
+SERVED_APPS = ("intake", "casework")
 
 
 def instance_option(func: F) -> F:
@@ -145,13 +146,21 @@ def upgrade(instance_dir: Path | None) -> None:
 @click.option("--host", default=None, help="Address for both apps (default: from settings).")
 @click.option("--intake-port", type=int, default=None)
 @click.option("--casework-port", type=int, default=None)
+@click.option(
+    "--only",
+    type=click.Choice(SERVED_APPS),
+    default=None,
+    help="Serve this app alone (default: both, or $FILON_SERVE_ONLY).",
+)
 def serve(
     instance_dir: Path | None,
     host: str | None,
     intake_port: int | None,
     casework_port: int | None,
+    only: str | None,
 ) -> None:
-    """Serve the intake and the casework apps, on two ports."""
+    """Serve the intake and the casework apps, on two ports (or one of them with --only)."""
+    only = only or _serve_only_from_env()
     from casework import create_app as create_casework  # noqa: PLC0415 - composition root
     from filon.recovery import recover
     from filon.serve import Listener
@@ -167,24 +176,38 @@ def serve(
             f"{recovered.returned} upload(s) given back"
         )
     settings = instance.settings
-    listeners = [
-        Listener(
-            "intake",
-            create_intake(settings, instance),
-            host or settings.intake_host,
-            settings.intake_port if intake_port is None else intake_port,
-        ),
-        Listener(
-            "casework",
-            create_casework(settings, instance, ports=casework_ports()),
-            host or settings.casework_host,
-            settings.casework_port if casework_port is None else casework_port,
-        ),
-    ]
+    # In a container or unit of its own (--only), each app runs in a process of its own: a
+    # flaw in the public intake then finds no staff session or unlocked key in its memory.
+    listeners = []
+    if only in (None, "intake"):
+        listeners.append(
+            Listener(
+                "intake",
+                create_intake(settings, instance),
+                host or settings.intake_host,
+                settings.intake_port if intake_port is None else intake_port,
+            )
+        )
+    if only in (None, "casework"):
+        listeners.append(
+            Listener(
+                "casework",
+                create_casework(settings, instance, ports=casework_ports()),
+                host or settings.casework_host,
+                settings.casework_port if casework_port is None else casework_port,
+            )
+        )
     logins = saved_logins(settings.instance_dir)
     if logins:
         click.echo(logins, nl=False)
     run_servers(listeners, threads=settings.threads, announce=lambda line: click.echo(line))
+
+
+def _serve_only_from_env() -> str | None:
+    value = os.environ.get("FILON_SERVE_ONLY", "")
+    if value and value not in SERVED_APPS:
+        raise click.UsageError(f"FILON_SERVE_ONLY={value!r}: it must be intake or casework")
+    return value or None
 
 
 @cli.command("rotate-intake-key")

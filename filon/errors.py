@@ -40,6 +40,10 @@ class DatabaseNewerThanCode(FilonError):
     """The database was migrated by a newer Filon than this one."""
 
 
+class DatabaseUnreachable(FilonError):
+    """The database server cannot be reached, or refuses the connection."""
+
+
 class DatabaseBehindCode(FilonError):
     """The database needs ``filon upgrade`` before this Filon can use it."""
 

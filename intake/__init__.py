@@ -17,6 +17,7 @@ def create_app(settings: Settings, instance: Instance | None = None) -> Flask:
     # imports this package, and must start without Flask or the database layer.
     from sqlalchemy.exc import OperationalError  # noqa: PLC0415
 
+    from filon import health  # noqa: PLC0415
     from filon.instance import Instance  # noqa: PLC0415
     from filon.web import install_json_errors, make_app  # noqa: PLC0415
     from intake import api, i18n, nojs, pages  # noqa: PLC0415
@@ -26,6 +27,7 @@ def create_app(settings: Settings, instance: Instance | None = None) -> Flask:
     app.extensions["filon-chunks"] = ChunkLedger(app.extensions["filon"].sessions)
     install_json_errors(app)
     i18n.init_app(app)
+    app.register_blueprint(health.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(pages.bp)
     app.register_blueprint(nojs.bp)

@@ -39,7 +39,9 @@ command -v node >/dev/null && command -v npm >/dev/null || debian+=(nodejs npm)
 # The suite needs a PostgreSQL server, exiftool to check cleaning, ffmpeg for audio and video,
 # Chromium for the browser tests (Debian's build: Playwright drives it, never downloads one),
 # and poppler-utils (pdftotext, pdftoppm) to read and render the dossier's report.
-[ $want_test -eq 1 ] && debian+=(postgresql libimage-exiftool-perl libarchive-zip-perl ffmpeg chromium poppler-utils)
+# The deploy tests check deploy/ with the tools that run it: docker-compose (config), Caddy
+# (the proxy, run for real in front of a stand-in app), Tor (--verify-config).
+[ $want_test -eq 1 ] && debian+=(postgresql libimage-exiftool-perl libarchive-zip-perl ffmpeg chromium poppler-utils docker-compose caddy tor)
 [ ${#debian[@]} -gt 0 ] && need_debian "${debian[@]}"
 
 # Python: one virtual environment, reinstalled only when pyproject.toml changes.

@@ -210,6 +210,9 @@ class Call:
 CALLS: dict[tuple[str, str], Call] = {
     ("auth.login", "GET"): Call("/login"),
     ("desks.static", "GET"): Call("/static/casework/casework.css"),
+    # The probes (filon/health.py): the same bare answer for everyone, signed in or not.
+    ("health.healthz", "GET"): Call("/healthz"),
+    ("health.readyz", "GET"): Call("/readyz"),
     ("desks.home", "GET"): Call("/"),
     ("desks.inbox", "GET"): Call(f"/desks/{DESK}"),
     ("desks.audit_trail", "GET"): Call(f"/desks/{DESK}/audit"),
@@ -298,7 +301,13 @@ CALLS: dict[tuple[str, str], Call] = {
     ),
 }
 
-PUBLIC = {("auth.login", "GET"), ("desks.static", "GET"), ("auth.logout", "POST")}
+PUBLIC = {
+    ("auth.login", "GET"),
+    ("desks.static", "GET"),
+    ("auth.logout", "POST"),
+    ("health.healthz", "GET"),
+    ("health.readyz", "GET"),
+}
 STAFF_ONLY = [key for key in CALLS if key not in PUBLIC and key != ("auth.login", "POST")]
 
 ROLES = [
@@ -338,6 +347,8 @@ def expected(role: str) -> dict[tuple[str, str], Outcome]:
     table: dict[tuple[str, str], Outcome] = {
         ("auth.login", "GET"): (200, None),
         ("desks.static", "GET"): (200, None),
+        ("health.healthz", "GET"): (200, None),
+        ("health.readyz", "GET"): (200, None),
         ("auth.logout", "POST"): (303, "/login"),
         ("auth.login", "POST"): (401, None),
     }
@@ -546,6 +557,8 @@ def check_content(
         ("cases.listing", "GET"): lambda: all_in(text, [CASE_TITLE]),
         ("cases.case", "GET"): lambda: all_in(text, [CASE_TITLE, NOTE, world.refs[0]]),
         ("account.account", "GET"): lambda: all_in(text, ["Current password"]),
+        ("health.healthz", "GET"): lambda: check_probe(response, body),
+        ("health.readyz", "GET"): lambda: check_probe(response, body),
         ("desks.preview", "GET"): lambda: check_preview(response, body),
         ("desks.file_submit", "POST"): lambda: all_in(text, ["FLN-"]),
         ("admin.index", "GET"): lambda: all_in(text, ["journalist-outside", OTHER_DESK]),
@@ -560,6 +573,12 @@ def check_content(
 def all_in(text: str, wanted: list[str]) -> None:
     for value in wanted:
         assert value in text, value
+
+
+def check_probe(response: TestResponse, body: bytes) -> None:
+    # Whoever asks, signed in or not: "ok" and no cookie, nothing about the desk or the server.
+    assert body == b"ok\n"
+    assert "Set-Cookie" not in response.headers
 
 
 def check_preview(response: TestResponse, body: bytes) -> None:
