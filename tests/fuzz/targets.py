@@ -12,8 +12,9 @@ error, a report of problems); any other exception is a crash, and so is a broken
 - ``cleaner``: the metadata cleaners never raise, and whatever they call cleaned, cleaned
   again, finds nothing left to remove.
 - ``dossier``: the dossier verifier names problems and never raises, on any ZIP.
-- ``ipis``: the mine-site register importer reads rows or reports them, never raises
-  anything but its documented refusals.
+- ``importers``: every register importer (IPIS, OpenStreetMap, CMRT/EMRT workbooks, smelter,
+  actor and chain-link CSV) reports rows or refuses the file, never raises anything else,
+  and its dry run writes nothing.
 
 The same targets run under Hypothesis in the suite (``tests/test_fuzz.py``) and under the
 coverage-guided fuzzer atheris (``tests/fuzz/run.py``), briefly in the suite and for longer
@@ -302,34 +303,91 @@ def run_dossier(data: bytes) -> None:
     assert problems, "a fuzzed dossier verified"
 
 
-# -- the IPIS register importer ----------------------------------------------------------------
+# -- the register importers ---------------------------------------------------------------------
+
+SAMPLES = Path(__file__).resolve().parents[2] / "casework" / "registers" / "samples"
+# The first byte of an input picks the importer and the file's name, as the CLI would see it.
+IMPORTS = (
+    ("sites", "visits.csv"),
+    ("sites", "sites.geojson"),
+    ("actors", "smelters.xlsx"),
+    ("actors", "actors.csv"),
+    ("links", "links.csv"),
+)
 
 
-def ipis_seeds() -> list[bytes]:
-    """The shipped IPIS sample's first rows, as CSV and as GeoJSON (first byte picks)."""
-    samples = Path(__file__).resolve().parents[2] / "casework" / "registers" / "samples"
-    csv_lines = (samples / "ipis_sample.csv").read_bytes().splitlines(keepends=True)[:4]
-    geojson = json.loads((samples / "ipis_sample.geojson").read_bytes())
-    geojson["features"] = geojson["features"][:2]
-    return [b"\x00" + b"".join(csv_lines), b"\x01" + json.dumps(geojson).encode()]
+@cache
+def importer_seeds() -> list[bytes]:
+    """The shipped samples' first rows, and a CMRT workbook, each tagged for its importer."""
+    from casework.registers.samples.make_rmi_sample import write_cmrt  # noqa: PLC0415
+
+    def head(name: str, lines: int = 4) -> bytes:
+        return b"".join((SAMPLES / name).read_bytes().splitlines(keepends=True)[:lines])
+
+    def first_features(name: str) -> bytes:
+        document = json.loads((SAMPLES / name).read_bytes())
+        document["features"] = document["features"][:2]
+        return json.dumps(document).encode()
+
+    with tempfile.TemporaryDirectory() as folder:
+        workbook = write_cmrt(Path(folder) / "cmrt.xlsx").read_bytes()
+    return [
+        b"\x00" + head("ipis_sample.csv"),
+        b"\x01" + first_features("ipis_sample.geojson"),
+        b"\x01" + first_features("osm_sample.geojson"),
+        b"\x02" + workbook,
+        b"\x03" + head("actors_sample.csv"),
+        b"\x03" + head("smelters_sample.csv"),
+        b"\x04" + head("links_sample.csv"),
+    ]
 
 
-def run_ipis(data: bytes) -> None:
-    """Read ``data[1:]`` as an IPIS CSV or GeoJSON file and parse every row."""
-    from casework.registers import ipis  # noqa: PLC0415
+@cache
+def _register_sessions() -> Any:
+    """Sessions on an in-memory database holding every table (one connection, reused)."""
+    from sqlalchemy import create_engine  # noqa: PLC0415
+    from sqlalchemy.pool import StaticPool  # noqa: PLC0415
+
+    import casework.models  # noqa: F401, PLC0415 - registers the casework tables
+    from filon.db import Base, make_session_factory  # noqa: PLC0415
+
+    engine = create_engine("sqlite://", poolclass=StaticPool)
+    Base.metadata.create_all(engine)
+    return make_session_factory(engine)
+
+
+def run_importers(data: bytes) -> None:
+    """Import ``data[1:]`` as a dry run with the importer ``data[0]`` picks.
+
+    Whatever the file holds, the importer reports rows or refuses the file with
+    :class:`~filon.errors.FilonError`; a dry run leaves the database as it was.
+    """
+    from sqlalchemy import func, select  # noqa: PLC0415
+
+    from casework.models import Actor, ChainLink, MineSite  # noqa: PLC0415
+    from casework.registers import detect, links  # noqa: PLC0415
+    from filon.errors import FilonError  # noqa: PLC0415
 
     if not data:
         return
-    suffix = ".csv" if data[0] % 2 == 0 else ".geojson"
-    with tempfile.NamedTemporaryFile(suffix=suffix) as handle:
-        handle.write(data[1:])
-        handle.flush()
+    importer, name = IMPORTS[data[0] % len(IMPORTS)]
+    sessions = _register_sessions()
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / name
+        path.write_bytes(data[1:])
         try:
-            for where, row in ipis.read_rows(Path(handle.name)):
-                with contextlib.suppress(ipis.RowError):
-                    ipis.parse_row(where, row, [])
-        except ipis.ImportRefused:
+            if importer == "sites":
+                detect.import_sites_file(sessions, path, dataset=None, dry_run=True)
+            elif importer == "actors":
+                detect.import_actors_file(sessions, path, dataset=None, dry_run=True)
+            else:
+                links.import_file(sessions, path, dry_run=True)
+        except FilonError:
             pass
+    with sessions() as session:
+        for model in (MineSite, Actor, ChainLink):
+            count = session.scalar(select(func.count()).select_from(model))
+            assert count == 0, f"a dry run left {count} {model.__tablename__}"
 
 
 TARGETS: dict[str, Target] = {
@@ -340,6 +398,6 @@ TARGETS: dict[str, Target] = {
         Target("protocol", run_protocol, protocol_seeds),
         Target("cleaner", run_cleaner, cleaner_seeds),
         Target("dossier", run_dossier, dossier_seeds),
-        Target("ipis", run_ipis, ipis_seeds),
+        Target("importers", run_importers, importer_seeds),
     )
 }
