@@ -14,7 +14,6 @@ trail. Every request's latency is kept; the last line gives the percentiles and 
 from __future__ import annotations
 
 import argparse
-import hashlib
 import http.client
 import multiprocessing
 import os
@@ -36,7 +35,7 @@ sys.path.insert(0, str(ROOT))
 
 import pyotp  # noqa: E402
 
-from tests.client.filon_client import Client, ServerError, b64  # noqa: E402
+from tests.client.filon_client import Client, FileToSend, ServerError, b64  # noqa: E402
 
 DESK = "drc-minerals"
 PASSWORD = "load-test-password-not-secret"  # noqa: S105 - a throwaway instance
@@ -133,8 +132,8 @@ def source(url: str, file_mib: int, deadline: float, seed: int) -> list[Sample]:
     rng = random.Random(seed)  # noqa: S311 - test data, not secrets
     client = Client(url, shuffle_chunks=False)
     data = rng.randbytes(file_mib * 1024 * 1024)
-    sha256 = hashlib.sha256(data).hexdigest()
     key, header, chunks = client.encrypt(data)
+    template = client.file_entry("", key, FileToSend("ledger.bin", "", data))  # hashed once
     while time.monotonic() < deadline:
         try:
             timed(samples, "source", "key", client.fetch_key)
@@ -154,29 +153,17 @@ def source(url: str, file_mib: int, deadline: float, seed: int) -> list[Sample]:
             upload = created["upload_id"]
             for index, chunk in enumerate(chunks):
                 timed(samples, "source", "chunk", client.put_chunk, upload, index, chunk)
-            envelope = {
-                "v": 1,
-                "desk": DESK,
-                "lang": "fr",
-                "codename": None,
-                "answers": {"report": "Rapport de charge: des sacs pesés à la barrière."},
-                "files": [
-                    {
-                        "upload_id": upload,
-                        "key": b64(key),
-                        "name": "ledger.bin",
-                        "type": "application/octet-stream",
-                        "size": len(data),
-                        "sha256": sha256,
-                        "keep": {"location": False, "time": False},
-                    }
-                ],
-            }
+            entry = {**template, "upload_id": upload}
             timed(
                 samples,
                 "source",
                 "submit",
-                lambda: client.sealed_request("/api/v1/submissions", envelope, pow_=True),  # noqa: B023 - called at once
+                lambda: client.send_submission(  # noqa: B023 - called at once
+                    desk=DESK,
+                    lang="fr",
+                    answers={"report": "Rapport de charge: des sacs pesés à la barrière."},
+                    entries=[entry],  # noqa: B023
+                ),
             )
         except (OSError, ServerError, ValueError):
             time.sleep(1)  # counted; a real client backs off too

@@ -15,7 +15,6 @@ random moment, 20 times in a row, restarting it each time. After every restart:
 
 from __future__ import annotations
 
-import hashlib
 import io
 import os
 import random
@@ -35,7 +34,7 @@ from filon.blobstore import BlobStore
 from filon.instance import Instance
 from filon.models import Evidence, Submission, Upload
 from filon.submissions import open_submission, write_evidence
-from tests.client.filon_client import Client, ServerError, b64
+from tests.client.filon_client import Client, FileToSend, ServerError, b64
 from tests.conftest import DeskSetup
 from tests.samples.make import jpeg_with_pillow_exif
 
@@ -169,31 +168,14 @@ def send(client: Client, ledger: Ledger, item: Sent) -> None:
             client.put_chunk(item.upload_id, index, chunk)
             with ledger.lock:
                 item.acked.add(index)
-    client.fetch_key()  # a fresh proof-of-work challenge
-    opened = client.sealed_request(
-        "/api/v1/submissions",
-        {
-            "v": 1,
-            "desk": "drc-minerals",
-            "lang": "en",
-            "codename": None,
-            "answers": {"report": f"Report with {CANARY.decode()}"},
-            "files": [
-                {
-                    "upload_id": item.upload_id,
-                    "key": b64(item.key),
-                    "name": "barrier.jpg" if item.photo else "ledger.bin",
-                    "type": "image/jpeg" if item.photo else "application/octet-stream",
-                    "size": len(item.data),
-                    "sha256": hashlib.sha256(item.data).hexdigest(),
-                    "keep": {"location": False, "time": False},
-                }
-            ],
-        },
-        pow_=True,
+    name, kind = ("barrier.jpg", "image/jpeg") if item.photo else ("ledger.bin", "")
+    sent = client.send_submission(
+        desk="drc-minerals",
+        answers={"report": f"Report with {CANARY.decode()}"},
+        entries=[client.file_entry(item.upload_id, item.key, FileToSend(name, kind, item.data))],
     )
     with ledger.lock:
-        item.receipt = opened["receipt"]
+        item.receipt = sent.receipt
 
 
 def sources(url: str, ledger: Ledger, rng: random.Random, stop: threading.Event) -> None:

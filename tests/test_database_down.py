@@ -8,7 +8,6 @@ after: nobody restarts Filon.
 
 from __future__ import annotations
 
-import hashlib
 import io
 import os
 from collections.abc import Iterator
@@ -19,7 +18,7 @@ from flask.testing import FlaskClient
 from filon.accounts import get_user, unlock_user_key
 from filon.instance import Instance
 from filon.submissions import open_submission, write_evidence
-from tests.client.filon_client import Client, ServerError, b64
+from tests.client.filon_client import Client, FileToSend, ServerError, b64
 from tests.conftest import DeskSetup, Staff
 from tests.postgres import Cluster, controlled_cluster, create_database
 from tests.test_nojs import NoScriptSource
@@ -94,33 +93,16 @@ def test_the_database_down_is_try_again_later_and_both_apps_recover_by_themselve
     client.fetch_key()
     assert client.request("GET", f"/api/v1/uploads/{upload}") == {"received": 1}
     assert client.put_chunk(upload, 1, chunks[1]) == 2
-    opened = client.sealed_request(
-        "/api/v1/submissions",
-        {
-            "v": 1,
-            "desk": "drc-minerals",
-            "lang": "en",
-            "codename": None,
-            "answers": {"report": "Sent across an outage."},
-            "files": [
-                {
-                    "upload_id": upload,
-                    "key": b64(key),
-                    "name": "ledger.bin",
-                    "type": "application/octet-stream",
-                    "size": len(data),
-                    "sha256": hashlib.sha256(data).hexdigest(),
-                    "keep": {"location": False, "time": False},
-                }
-            ],
-        },
-        pow_=True,
-    )
+    receipt = client.send_submission(
+        desk="drc-minerals",
+        answers={"report": "Sent across an outage."},
+        entries=[client.file_entry(upload, key, FileToSend("ledger.bin", "", data))],
+    ).receipt
     with instance.sessions() as session:
         user = get_user(session, desk.username)
         record = open_submission(
             session,
-            reference=opened["receipt"],
+            reference=receipt,
             user=user,
             user_key=unlock_user_key(user, desk.password),
         )
@@ -129,4 +111,4 @@ def test_the_database_down_is_try_again_later_and_both_apps_recover_by_themselve
     assert sink.getvalue() == data
     inbox = staff.client.get("/desks/drc-minerals")
     assert inbox.status_code == 200
-    assert opened["receipt"].encode() in inbox.data
+    assert receipt.encode() in inbox.data

@@ -9,7 +9,6 @@ database stays on the ordinary disk, as PostgreSQL would.
 from __future__ import annotations
 
 import errno
-import hashlib
 import io
 import os
 import subprocess
@@ -24,7 +23,7 @@ from filon.accounts import get_user, unlock_user_key
 from filon.instance import Instance
 from filon.models import Evidence
 from filon.submissions import open_submission, write_evidence
-from tests.client.filon_client import Client, ServerError, b64
+from tests.client.filon_client import Client, FileToSend, ServerError, b64
 from tests.conftest import DeskSetup
 from tests.samples.make import jpeg_with_pillow_exif
 from tests.test_nojs import NoScriptSource
@@ -73,30 +72,12 @@ def announce(client: Client, header: bytes, chunks: list[bytes]) -> str:
 
 
 def submit(client: Client, upload_id: str, key: bytes, data: bytes, name: str) -> str:
-    client.fetch_key()
-    opened = client.sealed_request(
-        "/api/v1/submissions",
-        {
-            "v": 1,
-            "desk": "drc-minerals",
-            "lang": "en",
-            "codename": None,
-            "answers": {"report": "Sent while the disk was full."},
-            "files": [
-                {
-                    "upload_id": upload_id,
-                    "key": b64(key),
-                    "name": name,
-                    "type": "image/jpeg" if name.endswith(".jpg") else "application/octet-stream",
-                    "size": len(data),
-                    "sha256": hashlib.sha256(data).hexdigest(),
-                    "keep": {"location": False, "time": False},
-                }
-            ],
-        },
-        pow_=True,
-    )
-    return str(opened["receipt"])
+    kind = "image/jpeg" if name.endswith(".jpg") else "application/octet-stream"
+    return client.send_submission(
+        desk="drc-minerals",
+        answers={"report": "Sent while the disk was full."},
+        entries=[client.file_entry(upload_id, key, FileToSend(name, kind, data))],
+    ).receipt
 
 
 def file_of(instance: Instance, desk: DeskSetup, receipt: str) -> bytes:

@@ -194,17 +194,35 @@ class Client:
         entries = []
         for item in files:
             upload_id, key = self.upload(item.data)
-            entries.append(
-                {
-                    "upload_id": upload_id,
-                    "key": b64(key),
-                    "name": item.name,
-                    "type": item.type,
-                    "size": len(item.data),
-                    "sha256": hashlib.sha256(item.data).hexdigest(),
-                    "keep": {"location": item.keep_location, "time": item.keep_time},
-                }
-            )
+            entries.append(self.file_entry(upload_id, key, item))
+        return self.send_submission(
+            desk=desk, answers=answers, entries=entries, codename=codename, lang=lang
+        )
+
+    @staticmethod
+    def file_entry(upload_id: str, key: bytes, item: FileToSend) -> dict[str, Any]:
+        """The envelope's entry for a file whose upload is complete."""
+        return {
+            "upload_id": upload_id,
+            "key": b64(key),
+            "name": item.name,
+            "type": item.type,
+            "size": len(item.data),
+            "sha256": hashlib.sha256(item.data).hexdigest(),
+            "keep": {"location": item.keep_location, "time": item.keep_time},
+        }
+
+    def send_submission(
+        self,
+        *,
+        desk: str,
+        answers: dict[str, str],
+        entries: list[dict[str, Any]],
+        codename: str | None = None,
+        lang: str = "en",
+    ) -> Receipt:
+        """Step 4: the sealed envelope naming uploads already complete; checks the receipt."""
+        self.fetch_key()  # a fresh proof-of-work challenge: each is good for one submission
         opened = self.sealed_request(
             "/api/v1/submissions",
             {
