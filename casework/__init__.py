@@ -11,6 +11,7 @@ from casework.views import account, admin, auth, desks
 from casework.views import cases as case_views  # not `cases`: that is the service module
 from casework.views import dossier as dossier_views  # not `dossier`: that is the package
 from casework.views import inbox as inbox_views  # not `inbox`: that is the service module
+from casework.views import registers as register_views
 from casework.web import RecordId, own_secret, refuse_nul_characters
 from filon.errors import NotFound
 from filon.instance import Instance
@@ -54,6 +55,7 @@ def create_app(
     app.register_blueprint(admin.bp)
     app.register_blueprint(inbox_views.bp)
     app.register_blueprint(dossier_views.bp)
+    app.register_blueprint(register_views.bp)
     app.register_error_handler(NotFound, _not_found)
     app.register_error_handler(PortsMissing, _unavailable)
     app.after_request(_no_store)
