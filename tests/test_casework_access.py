@@ -27,12 +27,12 @@ from werkzeug.test import TestResponse, encode_multipart
 from werkzeug.wrappers import Request
 
 from casework import cases, inbox
-from casework.models import Case, CaseNote
+from casework.models import Actor, ActorKind, Case, CaseNote, MineSite
 from casework.sessions import COOKIE_NAME, encode_cookie
 from casework.views.auth import LOGIN_FAILED
 from crypto.sealing import open_sealed
 from filon.accounts import add_member, get_user, open_desk_key, unlock_user_key
-from filon.db import Base, transaction
+from filon.db import Base, current_hour, transaction
 from filon.desks import create_desk, get_desk
 from filon.instance import Instance
 from filon.models import CustodyEvent, DeskMembership, Reply, Source, Submission, SubmissionStatus
@@ -73,6 +73,8 @@ class World:
     other_case_id: int  # on other-desk
     codename: str  # the source of refs[0]
     accounts: dict[str, StaffAccount] = field(default_factory=dict)
+    site_id: int = 0  # a mine site of the register
+    actor_id: int = 0  # a trader of the register
 
 
 @pytest.fixture
@@ -146,6 +148,18 @@ def world(instance: Instance, investigator: StaffAccount) -> World:
         )
         case_id, other_case_id, spare_id, link_id = case.id, other_case.id, spare.id, link.id
         search_id = search.id
+        site = MineSite(
+            dataset="test",
+            external_id="SYN-1",
+            name="Rubaya D2",
+            latitude=-1.6,
+            longitude=28.9,
+            updated_hour=current_hour(),
+        )
+        actor = Actor(kind=ActorKind.TRADER, name="Maison Tantale", updated_hour=current_hour())
+        session.add_all([site, actor])
+        session.flush()
+        site_id, actor_id = site.id, actor.id
     assert outcomes[0].codename is not None
     return World(
         refs=[o.receipt for o in outcomes],
@@ -157,6 +171,8 @@ def world(instance: Instance, investigator: StaffAccount) -> World:
         other_case_id=other_case_id,
         codename=outcomes[0].codename,
         accounts=accounts,
+        site_id=site_id,
+        actor_id=actor_id,
     )
 
 
@@ -238,6 +254,26 @@ CALLS: dict[tuple[str, str], Call] = {
     ),
     ("cases.unlink_evidence", "POST"): Call("/cases/{spare}/evidence/{link}/unlink"),
     ("cases.merge", "POST"): Call("/cases/{spare}/merge", (("into", "{case}"),)),
+    # Registers under a desk: sites, actors and the desk's own chain links.
+    ("registers.chain_link_form", "GET"): Call(
+        f"/desks/{DESK}/chain-links/new?site={{site}}&submission={{ref}}"
+    ),
+    ("registers.chain_link_create", "POST"): Call(
+        f"/desks/{DESK}/chain-links",
+        (
+            ("from_site", "{site}"),
+            ("to_actor", "{actor}"),
+            ("mineral", "coltan"),
+            ("reference", "{ref}"),
+            ("evidence", "1"),
+        ),
+    ),
+    ("registers.site", "GET"): Call(f"/desks/{DESK}/sites/{{site}}"),
+    ("registers.actors", "GET"): Call(f"/desks/{DESK}/actors?q=tantale"),
+    ("registers.actor_create", "POST"): Call(
+        f"/desks/{DESK}/actors", (("kind", "comptoir"), ("name", "Comptoir du Lac"))
+    ),
+    ("registers.actor", "GET"): Call(f"/desks/{DESK}/actors/{{actor}}"),
     # Exporting a dossier: only members whose membership allows exports (none in the world).
     ("dossier.choose", "GET"): Call("/cases/{case}/export"),
     ("dossier.download", "POST"): Call(
@@ -357,6 +393,12 @@ def desk_outcomes(role: str) -> dict[tuple[str, str], Outcome]:
         ("cases.comment_evidence", "POST"): (303, "/cases/{spare}"),
         ("cases.unlink_evidence", "POST"): (303, "/cases/{spare}"),
         ("cases.merge", "POST"): (303, "/cases/{case}"),
+        ("registers.chain_link_form", "GET"): (200, None),
+        ("registers.chain_link_create", "POST"): (303, f"/desks/{DESK}/sites/{{site}}"),
+        ("registers.site", "GET"): (200, None),
+        ("registers.actors", "GET"): (200, None),
+        ("registers.actor_create", "POST"): (303, f"/desks/{DESK}/actors/{{new_actor}}"),
+        ("registers.actor", "GET"): (200, None),
         # No member of the world may export: refused before any step-up is asked for.
         ("dossier.choose", "GET"): (403, None),
         ("dossier.download", "POST"): (403, None),
@@ -402,6 +444,8 @@ AUDITED = {
     ("cases.comment_evidence", "POST"): ["case_evidence_updated"],
     ("cases.unlink_evidence", "POST"): ["case_evidence_unlinked"],
     ("cases.merge", "POST"): ["case_merged", "case_merged_into"],
+    ("registers.chain_link_create", "POST"): ["chain_link_created"],
+    ("registers.actor_create", "POST"): ["actor_created"],
 }
 
 
@@ -488,6 +532,9 @@ def fill(text: str, world: World, **more: object) -> str:
         spare=world.spare_id,
         link=world.link_id,
         search=world.search_id,
+        site=world.site_id,
+        actor=world.actor_id,
+        other=world.other_ref,
         **more,
     )
 
@@ -520,6 +567,12 @@ def check_content(
         ("admin.members", "GET"): lambda: all_in(text, ["investigator", "journalist"]),
         ("admin.confirm_remove", "GET"): lambda: all_in(text, ["journalist"]),
         ("admin.confirm_reset", "GET"): lambda: all_in(text, ["journalist"]),
+        ("registers.chain_link_form", "GET"): lambda: all_in(
+            text, ["Rubaya D2", 'name="evidence" value="1"']
+        ),
+        ("registers.site", "GET"): lambda: all_in(text, ["Rubaya D2", "Downstream"]),
+        ("registers.actors", "GET"): lambda: all_in(text, ["Maison Tantale"]),
+        ("registers.actor", "GET"): lambda: all_in(text, ["Maison Tantale", "Upstream"]),
     }
     if key in checks:
         checks[key]()
@@ -572,11 +625,13 @@ def test_route_role_matrix(
                 response.status_code,
                 response.headers.get("Location"),
             ), cell
-        new_case = max_case_id(instance)
+        new_case, new_actor = max_case_id(instance), max_actor_id(instance)
         if location is None:
             assert "Location" not in response.headers, cell
         else:
-            assert response.headers["Location"] == fill(location, world, new_case=new_case), cell
+            assert response.headers["Location"] == fill(
+                location, world, new_case=new_case, new_actor=new_actor
+            ), cell
         if role not in MEMBERS:  # nothing this role gets carries anything of the desk
             for secret in secrets_of(world):
                 assert secret not in body, (cell, secret)
@@ -593,6 +648,11 @@ def test_route_role_matrix(
 def max_case_id(instance: Instance) -> int:
     with instance.sessions() as session:
         return max(session.scalars(select(Case.id)))
+
+
+def max_actor_id(instance: Instance) -> int:
+    with instance.sessions() as session:
+        return max(session.scalars(select(Actor.id)))
 
 
 def check_effects(role: str, instance: Instance, world: World) -> None:
@@ -698,6 +758,13 @@ BAD_GETS = [
     ("/desks/%00/cases", 400),
     (f"/desks/{DESK}/audit?action=%00", 400),
     ("/submissions/" + "X" * 5000, 404),
+    (f"/desks/{DESK}/sites/99999999999999999999", 404),
+    (f"/desks/{DESK}/sites/99999", 404),
+    (f"/desks/{DESK}/actors/99999", 404),
+    (f"/desks/{DESK}/actors?kind=wizard", 400),
+    (f"/desks/{DESK}/actors?q=%00", 400),
+    (f"/desks/{DESK}/chain-links/new?site=abc", 400),
+    (f"/desks/{DESK}/chain-links/new?site={{site}}&submission={{other}}", 404),
 ]
 
 BAD_POSTS = [
@@ -723,6 +790,25 @@ BAD_POSTS = [
     ("/file", {"desk": "drc\x00minerals", "report": "r", "lang": "en"}, 400),
     ("/file", {"desk": DESK, "report": "r\x00", "lang": "en"}, 400),
     ("/file", {"desk": "no-such-desk", "report": "r", "lang": "en"}, 404),
+    (f"/desks/{DESK}/actors", {"kind": "wizard", "name": "X"}, 400),
+    (f"/desks/{DESK}/actors", {"kind": "trader", "name": " "}, 400),
+    (f"/desks/{DESK}/chain-links", {"from_site": "{site}", "to_actor": "99999"}, 404),
+    (
+        f"/desks/{DESK}/chain-links",
+        {"from_site": "{site}", "to_actor": "{actor}", "mineral": "kryptonite"},
+        400,
+    ),
+    (
+        f"/desks/{DESK}/chain-links",
+        {
+            "from_site": "{site}",
+            "to_actor": "{actor}",
+            "mineral": "coltan",
+            "reference": "{other}",
+            "evidence": "1",
+        },
+        404,
+    ),
 ]
 
 
