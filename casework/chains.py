@@ -17,7 +17,7 @@ from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.orm import Session
 
 from casework import audit
-from casework.inbox import member_desk, member_desks
+from casework.inbox import member_desk
 from casework.models import (
     MAX_PLACE_CHARS,
     MAX_TITLE_CHARS,
@@ -65,11 +65,6 @@ def get_actor(session: Session, actor_id: int) -> Actor:
     if actor is None:
         raise NotFound(f"no actor {actor_id}")
     return actor
-
-
-def viewer_desk_ids(session: Session, user: User) -> list[int]:
-    """The desks whose chain links and evidence links ``user`` may see."""
-    return [desk.id for desk in member_desks(session, user)]
 
 
 def visible_links(desk_ids: Collection[int]) -> ColumnElement[bool]:
