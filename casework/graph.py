@@ -238,10 +238,15 @@ def _geometry(order: list[list[NodeKey]], tiers: list[int]) -> Layout:
 def render_svg(graph: Graph, url_for_node: Callable[[Node], str], *, title: str) -> Markup:
     """The graph as one ``<svg>`` element, every node a link to its page."""
     placed = layout(graph)
+    taken: dict[int, list[int]] = {}
+    edges = [_edge(edge, placed, taken) for edge in graph.edges]
+    # Labels never overlap: a gap crowded with them makes the drawing taller instead.
+    lowest = max((y for ys in taken.values() for y in ys), default=0)
+    height = max(placed.height, lowest + LABEL_H // 2 + MARGIN)
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" class="chain-graph" role="img"'
-        f' viewBox="0 0 {placed.width} {placed.height}" width="{placed.width}"'
-        f' height="{placed.height}" font-family="sans-serif" font-size="12">',
+        f' viewBox="0 0 {placed.width} {height}" width="{placed.width}"'
+        f' height="{height}" font-family="sans-serif" font-size="12">',
         f"<title>{escape(title)}</title>",
         '<defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7"'
         ' markerHeight="7" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z"'
@@ -252,8 +257,7 @@ def render_svg(graph: Graph, url_for_node: Callable[[Node], str], *, title: str)
             f'<text x="{x}" y="{MARGIN + 12}" font-weight="bold" fill="#333">'
             f"{escape(cut(name, NAME_CHARS))}</text>"
         )
-    for edge in graph.edges:
-        parts.append(_edge(edge, placed))
+    parts.extend(edges)
     for key in sorted(placed.boxes):
         parts.append(
             _node(
@@ -280,36 +284,81 @@ def _period(edge: Edge) -> str:
     return "period unknown" if start == end == "…" else f"{start} – {end}"
 
 
-def _edge(edge: Edge, placed: Layout) -> str:
+LABEL_H = 22  # two lines of 9px text
+
+
+def _edge(edge: Edge, placed: Layout, taken: dict[int, list[int]]) -> str:
+    """One edge: its path, and its label in the gap after the source, clear of other labels.
+
+    An edge to the next column is a curve across the gap between them. A longer one runs
+    along the gap between two rows (where no box ever stands), so it never passes under a
+    node it does not touch. An edge within a column or backwards loops out to the right.
+    """
     source, target = placed.boxes[edge.source], placed.boxes[edge.target]
     x1, y1 = source.right, source.middle
-    if target.x > source.x:
+    gap = x1 + COL_GAP // 2
+    if target.column == source.column + 1 and target.x > source.x:
         x2, y2 = target.x, target.middle
-        bend = min(COL_GAP, (x2 - x1) // 2)
-        path = f"M{x1},{y1} C{x1 + bend},{y1} {x2 - bend},{y2} {x2},{y2}"
-        label_x = x1 + COL_GAP // 2
-        fraction = (label_x - x1) / max(x2 - x1, 1)
-        label_y = round(y1 + (y2 - y1) * min(fraction, 1.0))
-    else:  # same column or backwards: loop out to the right and into the target's right side
+        path = f"M{x1},{y1} C{gap},{y1} {gap},{y2} {x2},{y2}"
+        slots = [(gap, (y1 + y2) // 2)]
+    elif target.x > source.x:
+        x2, y2 = target.x, target.middle
+        lane = source.y + NODE_H + (ROW_PITCH - NODE_H) // 2
+        if y2 < y1:
+            lane = source.y - (ROW_PITCH - NODE_H) // 2
+        back = x2 - COL_GAP // 2
+        path = (
+            f"M{x1},{y1} L{gap - 10},{y1} L{gap},{lane} L{back},{lane} L{back + 10},{y2} L{x2},{y2}"
+        )
+        slots = [(gap, y1), (back, y2)]  # after the source, or else before the target
+    else:
         x2, y2 = target.right, target.middle
         reach = max(x1, x2) + COL_GAP // 2
         path = f"M{x1},{y1} C{reach},{y1} {reach},{y2} {x2},{y2}"
-        label_x, label_y = reach - COL_GAP // 4, (y1 + y2) // 2
+        slots = [(reach, (y1 + y2) // 2)]
+    gap, label_y = _label_place(slots, taken)
     first, second = edge_label(edge)
     tooltip = (
         f"{edge.mineral}, {_period(edge)}, {'shared register' if edge.shared else 'this desk'}"
     )
     tooltip += "; evidence: " + ("; ".join(edge.evidence) if edge.evidence else "none")
     dash = "" if edge.shared else ' stroke-dasharray="6 3"'
+    halo = 'stroke="#fff" stroke-width="3" paint-order="stroke"'
     return (
         f'<g class="edge"><title>{escape(tooltip)}</title>'
         f'<path d="{path}" fill="none" stroke="#555" stroke-width="1.4"{dash}'
         ' marker-end="url(#arrow)"/>'
-        f'<text x="{label_x}" y="{label_y - 3}" text-anchor="middle" font-size="9"'
-        f' fill="#222">{escape(first)}</text>'
-        f'<text x="{label_x}" y="{label_y + 8}" text-anchor="middle" font-size="9"'
-        f' fill="#555">{escape(second)}</text></g>'
+        f'<text x="{gap}" y="{label_y - 3}" text-anchor="middle" font-size="9"'
+        f' fill="#222" {halo}>{escape(first)}</text>'
+        f'<text x="{gap}" y="{label_y + 8}" text-anchor="middle" font-size="9"'
+        f' fill="#555" {halo}>{escape(second)}</text></g>'
     )
+
+
+def _label_place(slots: list[tuple[int, int]], taken: dict[int, list[int]]) -> tuple[int, int]:
+    """A place for an edge's label clear of every other: in the first of ``slots`` (a gap
+    and a height) with room near that height, or else the nearest room in the first gap."""
+    for gap, wanted in slots:
+        found = _free_slot(taken.setdefault(gap, []), wanted, reach=ROW_PITCH * 3)
+        if found is not None:
+            return gap, found
+    gap, wanted = slots[0]
+    # Each of n labels blocks at most two candidate heights: there is room within 2n + 1.
+    found = _free_slot(taken[gap], wanted, reach=LABEL_H * (2 * len(taken[gap]) + 2))
+    return gap, wanted if found is None else found
+
+
+def _free_slot(taken: list[int], wanted: int, *, reach: int) -> int | None:
+    """The nearest height to ``wanted`` (within ``reach``) where a label overlaps none."""
+    top = MARGIN + HEADER + LABEL_H // 2
+    step = 0
+    while step * LABEL_H // 2 <= reach:
+        y = wanted + (step + 1) // 2 * LABEL_H * (1 if step % 2 else -1)
+        if y >= top and all(abs(y - other) >= LABEL_H for other in taken):
+            taken.append(y)
+            return y
+        step += 1
+    return None
 
 
 def _node(node: Node, box: Box, url: str, root: bool) -> str:
