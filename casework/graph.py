@@ -7,7 +7,9 @@ column, just below it. Within a column nodes are ordered by barycentre sweeps (e
 moves towards the mean position of its neighbours in the columns already placed), which
 removes most edge crossings; ties fall back to the name, so the same graph always draws the
 same picture. A column taller than :data:`MAX_ROWS` wraps into another column beside it, so
-the drawing stays readable (and bounded) at :data:`casework.chains.MAX_NODES` nodes.
+the drawing stays readable (and bounded) at :data:`casework.chains.MAX_NODES` nodes. An edge
+that skips columns runs along the gap between two rows, never under a box; edge labels are
+placed clear of each other (a crowded gap makes the drawing taller, never illegible).
 
 Every name comes from an import or a staff member: every text and attribute is escaped, and
 characters XML cannot hold are dropped, so the page can neither run a script nor break.
