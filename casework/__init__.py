@@ -13,6 +13,7 @@ from casework.views import cases as case_views  # not `cases`: that is the servi
 from casework.views import dossier as dossier_views  # not `dossier`: that is the package
 from casework.views import geotags as geotag_views  # not `geotags`: too near casework.geo
 from casework.views import inbox as inbox_views  # not `inbox`: that is the service module
+from casework.views import registers as register_views
 from casework.web import RecordId, own_secret, refuse_nul_characters
 from filon import health
 from filon.errors import NotFound, is_storage_failure
@@ -59,6 +60,7 @@ def create_app(
     app.register_blueprint(inbox_views.bp)
     app.register_blueprint(dossier_views.bp)
     app.register_blueprint(geotag_views.bp)
+    app.register_blueprint(register_views.bp)
     app.register_error_handler(NotFound, _not_found)
     app.register_error_handler(PortsMissing, _unavailable)
     app.register_error_handler(OperationalError, _database_unavailable)

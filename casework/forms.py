@@ -8,6 +8,7 @@ from typing import Any
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
+    DateField,
     HiddenField,
     IntegerField,
     MultipleFileField,
@@ -23,12 +24,15 @@ from casework.bulk import SETTABLE
 from casework.cases import MAX_COMMENT_CHARS, MAX_NOTE_CHARS, MAX_SUMMARY_CHARS
 from casework.models import (
     MAX_GEOTAG_NOTE_CHARS,
+    MAX_PLACE_CHARS,
     MAX_SEARCH_NAME_CHARS,
     MAX_TITLE_CHARS,
+    ActorKind,
     CasePriority,
     CaseStatus,
     GeotagMethod,
 )
+from casework.registers.minerals import MINERALS
 from casework.risks import RISK_CATEGORIES
 from filon.accounts import MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS
 from filon.replies import MAX_REPLY_CHARS
@@ -195,6 +199,49 @@ class SavedSearchForm(FlaskForm):
 
 class DeleteSearchForm(FlaskForm):
     """Forgetting a saved search is a POST with a CSRF token."""
+
+
+MAX_RECORD = 2**31 - 1
+
+
+class ActorForm(FlaskForm):
+    """A new actor of the register: kind, name and country (the service checks the kind)."""
+
+    kind = SelectField("Kind", choices=_values(ActorKind), validate_choice=False)
+    name = StringField("Name", validators=[DataRequired(), Length(max=MAX_TITLE_CHARS)])
+    country = StringField("Country", validators=[Length(max=MAX_PLACE_CHARS)])
+
+
+class ChainLinkForm(FlaskForm):
+    """A chain link from a site or an actor to an actor, with the files that support it.
+
+    Codes and ids are checked by the service (an unknown mineral, actor or file is a 4xx
+    with a message, not a silent drop).
+    """
+
+    from_site = IntegerField(
+        "From mine site", validators=[Optional(), NumberRange(min=1, max=MAX_RECORD)]
+    )
+    from_actor = IntegerField(
+        "From actor", validators=[Optional(), NumberRange(min=1, max=MAX_RECORD)]
+    )
+    to_actor = IntegerField(
+        "To actor", validators=[DataRequired(), NumberRange(min=1, max=MAX_RECORD)]
+    )
+    mineral = SelectField(
+        "Mineral", choices=_values(m.code for m in MINERALS), validate_choice=False
+    )
+    period_start = DateField("From", validators=[Optional()])
+    period_end = DateField("Until", validators=[Optional()])
+    reference = HiddenField(validators=[Length(max=64)])
+    evidence = SelectMultipleField("Supporting files", choices=[], validate_choice=False)
+
+    def file_numbers(self) -> list[int] | None:
+        """The ticked files' numbers, or None if one is not a number."""
+        values = self.evidence.data or []
+        if not all(v.isascii() and v.isdigit() and len(v) <= 6 for v in values):
+            return None
+        return [int(v) for v in values]
 
 
 def split_list(text: str | None) -> list[str]:

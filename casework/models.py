@@ -19,6 +19,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    CheckConstraint,
     Date,
     DateTime,
     Float,
@@ -378,22 +379,50 @@ class ChainLink(Base):
     period_start: Mapped[dt.date | None] = mapped_column(Date)
     period_end: Mapped[dt.date | None] = mapped_column(Date)
     created_hour: Mapped[hour]
+    # NULL: the shared register (imported links), seen by every staff member. Set: made by
+    # that desk's investigators from its evidence; who buys from whom is itself a lead the
+    # desk may not want other desks to see (DESIGN.md §1: desks are compartments).
+    desk_id: Mapped[int | None] = mapped_column(
+        ForeignKey("desks.id", ondelete="CASCADE"), index=True
+    )
 
 
 class EvidenceLink(Base):
-    """A piece of evidence (or a case) that supports a chain link."""
+    """A piece of evidence (or a case) that documents a mine site or an actor, or supports a link.
+
+    Exactly one target is set (a CHECK holds it). ``desk_id`` is the desk whose evidence or
+    case it is, copied here so a page filters the links a viewer may see without joining
+    through evidence and submissions; a row without one is shown to nobody (fail closed).
+    """
 
     __tablename__ = "evidence_links"
+    __table_args__ = (
+        CheckConstraint(
+            "(CASE WHEN chain_link_id IS NULL THEN 0 ELSE 1 END)"
+            " + (CASE WHEN site_id IS NULL THEN 0 ELSE 1 END)"
+            " + (CASE WHEN actor_id IS NULL THEN 0 ELSE 1 END) = 1",
+            name="one_target",
+        ),
+    )
 
     id: Mapped[intpk]
-    chain_link_id: Mapped[int] = mapped_column(
+    chain_link_id: Mapped[int | None] = mapped_column(
         ForeignKey("chain_links.id", ondelete="CASCADE"), index=True
+    )
+    site_id: Mapped[int | None] = mapped_column(
+        ForeignKey("mine_sites.id", ondelete="CASCADE"), index=True
+    )
+    actor_id: Mapped[int | None] = mapped_column(
+        ForeignKey("actors.id", ondelete="CASCADE"), index=True
     )
     evidence_id: Mapped[int | None] = mapped_column(
         ForeignKey("evidence.id", ondelete="CASCADE"), index=True
     )
     case_id: Mapped[int | None] = mapped_column(
         ForeignKey("cases.id", ondelete="CASCADE"), index=True
+    )
+    desk_id: Mapped[int | None] = mapped_column(
+        ForeignKey("desks.id", ondelete="CASCADE"), index=True
     )
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_hour: Mapped[hour]

@@ -36,6 +36,10 @@ class SettingsInvalid(FilonError):
     """A setting from the instance file or the environment is out of range or malformed."""
 
 
+class MigrationFailed(FilonError):
+    """A migration would leave the database inconsistent; it was rolled back."""
+
+
 class DatabaseNewerThanCode(FilonError):
     """The database was migrated by a newer Filon than this one."""
 

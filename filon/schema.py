@@ -8,7 +8,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 
-from filon.errors import DatabaseBehindCode, DatabaseNewerThanCode
+from filon.errors import DatabaseBehindCode, DatabaseNewerThanCode, MigrationFailed
 
 
 def alembic_config() -> Config:
@@ -37,9 +37,30 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     if current_revision(engine) is not None:
         check_not_newer(engine)
     config = alembic_config()
-    with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.upgrade(config, revision)
+    with engine.connect() as connection:
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:
+            # SQLite alters a table by copying it and dropping the old one; with foreign keys
+            # on, the drop runs every ON DELETE of the rows pointing at it (links, authors
+            # would be lost). Off for the migration (outside a transaction, or SQLite ignores
+            # it), and every reference checked before the migration commits.
+            connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            connection.commit()
+        try:
+            with connection.begin():
+                config.attributes["connection"] = connection
+                command.upgrade(config, revision)
+                if sqlite:
+                    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").all()
+                    if broken:
+                        raise MigrationFailed(
+                            f"the migration would leave {len(broken)} broken reference(s), "
+                            f"first in table {broken[0][0]}: nothing was changed"
+                        )
+        finally:
+            if sqlite:
+                connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+                connection.commit()
 
 
 def check_not_newer(engine: Engine) -> None:

@@ -27,12 +27,12 @@ from werkzeug.test import TestResponse, encode_multipart
 from werkzeug.wrappers import Request
 
 from casework import cases, geo, inbox
-from casework.models import Case, CaseNote, GeotagMethod
+from casework.models import Actor, ActorKind, Case, CaseNote, GeotagMethod, MineSite
 from casework.sessions import COOKIE_NAME, encode_cookie
 from casework.views.auth import LOGIN_FAILED
 from crypto.sealing import open_sealed
 from filon.accounts import add_member, get_user, open_desk_key, unlock_user_key
-from filon.db import Base, transaction
+from filon.db import Base, current_hour, transaction
 from filon.desks import create_desk, get_desk
 from filon.instance import Instance
 from filon.models import CustodyEvent, DeskMembership, Reply, Source, Submission, SubmissionStatus
@@ -74,6 +74,8 @@ class World:
     codename: str  # the source of refs[0]
     geotag_id: int  # on refs[0], placed by hand
     accounts: dict[str, StaffAccount] = field(default_factory=dict)
+    site_id: int = 0  # a mine site of the register
+    actor_id: int = 0  # a trader of the register
 
 
 @pytest.fixture
@@ -155,6 +157,18 @@ def world(instance: Instance, investigator: StaffAccount) -> World:
         )
         case_id, other_case_id, spare_id, link_id = case.id, other_case.id, spare.id, link.id
         search_id, geotag_id = search.id, geotag.id
+        site = MineSite(
+            dataset="test",
+            external_id="SYN-1",
+            name="Rubaya D2",
+            latitude=-1.6,
+            longitude=28.9,
+            updated_hour=current_hour(),
+        )
+        actor = Actor(kind=ActorKind.TRADER, name="Maison Tantale", updated_hour=current_hour())
+        session.add_all([site, actor])
+        session.flush()
+        site_id, actor_id = site.id, actor.id
     assert outcomes[0].codename is not None
     return World(
         refs=[o.receipt for o in outcomes],
@@ -167,6 +181,8 @@ def world(instance: Instance, investigator: StaffAccount) -> World:
         codename=outcomes[0].codename,
         geotag_id=geotag_id,
         accounts=accounts,
+        site_id=site_id,
+        actor_id=actor_id,
     )
 
 
@@ -266,6 +282,26 @@ CALLS: dict[tuple[str, str], Call] = {
         ),
     ),
     ("geotags.delete", "POST"): Call("/geotags/{geotag}/delete"),
+    # Registers under a desk: sites, actors and the desk's own chain links.
+    ("registers.chain_link_form", "GET"): Call(
+        f"/desks/{DESK}/chain-links/new?site={{site}}&submission={{ref}}"
+    ),
+    ("registers.chain_link_create", "POST"): Call(
+        f"/desks/{DESK}/chain-links",
+        (
+            ("from_site", "{site}"),
+            ("to_actor", "{actor}"),
+            ("mineral", "coltan"),
+            ("reference", "{ref}"),
+            ("evidence", "1"),
+        ),
+    ),
+    ("registers.site", "GET"): Call(f"/desks/{DESK}/sites/{{site}}"),
+    ("registers.actors", "GET"): Call(f"/desks/{DESK}/actors?q=tantale"),
+    ("registers.actor_create", "POST"): Call(
+        f"/desks/{DESK}/actors", (("kind", "comptoir"), ("name", "Comptoir du Lac"))
+    ),
+    ("registers.actor", "GET"): Call(f"/desks/{DESK}/actors/{{actor}}"),
     # Exporting a dossier: only members whose membership allows exports (none in the world).
     ("dossier.choose", "GET"): Call("/cases/{case}/export"),
     ("dossier.download", "POST"): Call(
@@ -396,6 +432,12 @@ def desk_outcomes(role: str) -> dict[tuple[str, str], Outcome]:
         ("geotags.create", "POST"): (303, "/submissions/{ref}#geotags"),
         ("geotags.correct", "POST"): (303, "/submissions/{ref}#geotags"),
         ("geotags.delete", "POST"): (303, "/submissions/{ref}#geotags"),
+        ("registers.chain_link_form", "GET"): (200, None),
+        ("registers.chain_link_create", "POST"): (303, f"/desks/{DESK}/sites/{{site}}"),
+        ("registers.site", "GET"): (200, None),
+        ("registers.actors", "GET"): (200, None),
+        ("registers.actor_create", "POST"): (303, f"/desks/{DESK}/actors/{{new_actor}}"),
+        ("registers.actor", "GET"): (200, None),
         # No member of the world may export: refused before any step-up is asked for.
         ("dossier.choose", "GET"): (403, None),
         ("dossier.download", "POST"): (403, None),
@@ -444,6 +486,8 @@ AUDITED = {
     ("geotags.create", "POST"): ["geotag_created"],
     ("geotags.correct", "POST"): ["geotag_corrected"],
     ("geotags.delete", "POST"): ["geotag_deleted"],
+    ("registers.chain_link_create", "POST"): ["chain_link_created"],
+    ("registers.actor_create", "POST"): ["actor_created"],
 }
 
 
@@ -531,6 +575,9 @@ def fill(text: str, world: World, **more: object) -> str:
         link=world.link_id,
         search=world.search_id,
         geotag=world.geotag_id,
+        site=world.site_id,
+        actor=world.actor_id,
+        other=world.other_ref,
         **more,
     )
 
@@ -565,6 +612,12 @@ def check_content(
         ("admin.members", "GET"): lambda: all_in(text, ["investigator", "journalist"]),
         ("admin.confirm_remove", "GET"): lambda: all_in(text, ["journalist"]),
         ("admin.confirm_reset", "GET"): lambda: all_in(text, ["journalist"]),
+        ("registers.chain_link_form", "GET"): lambda: all_in(
+            text, ["Rubaya D2", 'name="evidence" value="1"']
+        ),
+        ("registers.site", "GET"): lambda: all_in(text, ["Rubaya D2", "Downstream"]),
+        ("registers.actors", "GET"): lambda: all_in(text, ["Maison Tantale"]),
+        ("registers.actor", "GET"): lambda: all_in(text, ["Maison Tantale", "Upstream"]),
     }
     if key in checks:
         checks[key]()
@@ -623,11 +676,13 @@ def test_route_role_matrix(
                 response.status_code,
                 response.headers.get("Location"),
             ), cell
-        new_case = max_case_id(instance)
+        new_case, new_actor = max_case_id(instance), max_actor_id(instance)
         if location is None:
             assert "Location" not in response.headers, cell
         else:
-            assert response.headers["Location"] == fill(location, world, new_case=new_case), cell
+            assert response.headers["Location"] == fill(
+                location, world, new_case=new_case, new_actor=new_actor
+            ), cell
         if role not in MEMBERS:  # nothing this role gets carries anything of the desk
             for secret in secrets_of(world):
                 assert secret not in body, (cell, secret)
@@ -644,6 +699,11 @@ def test_route_role_matrix(
 def max_case_id(instance: Instance) -> int:
     with instance.sessions() as session:
         return max(session.scalars(select(Case.id)))
+
+
+def max_actor_id(instance: Instance) -> int:
+    with instance.sessions() as session:
+        return max(session.scalars(select(Actor.id)))
 
 
 def check_effects(role: str, instance: Instance, world: World) -> None:
@@ -749,6 +809,13 @@ BAD_GETS = [
     ("/desks/%00/cases", 400),
     (f"/desks/{DESK}/audit?action=%00", 400),
     ("/submissions/" + "X" * 5000, 404),
+    (f"/desks/{DESK}/sites/99999999999999999999", 404),
+    (f"/desks/{DESK}/sites/99999", 404),
+    (f"/desks/{DESK}/actors/99999", 404),
+    (f"/desks/{DESK}/actors?kind=wizard", 400),
+    (f"/desks/{DESK}/actors?q=%00", 400),
+    (f"/desks/{DESK}/chain-links/new?site=abc", 400),
+    (f"/desks/{DESK}/chain-links/new?site={{site}}&submission={{other}}", 404),
 ]
 
 BAD_POSTS = [
@@ -794,6 +861,25 @@ BAD_POSTS = [
         404,
     ),
     ("/geotags/{geotag}", {"method": "investigator", "latitude": "1\x00"}, 400),
+    (f"/desks/{DESK}/actors", {"kind": "wizard", "name": "X"}, 400),
+    (f"/desks/{DESK}/actors", {"kind": "trader", "name": " "}, 400),
+    (f"/desks/{DESK}/chain-links", {"from_site": "{site}", "to_actor": "99999"}, 404),
+    (
+        f"/desks/{DESK}/chain-links",
+        {"from_site": "{site}", "to_actor": "{actor}", "mineral": "kryptonite"},
+        400,
+    ),
+    (
+        f"/desks/{DESK}/chain-links",
+        {
+            "from_site": "{site}",
+            "to_actor": "{actor}",
+            "mineral": "coltan",
+            "reference": "{other}",
+            "evidence": "1",
+        },
+        404,
+    ),
 ]
 
 

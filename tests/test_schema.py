@@ -487,5 +487,89 @@ def test_upgrade_from_0008_keeps_the_registers_and_adds_geotags(engine: Engine) 
         assert connection.execute(text("SELECT count(*) FROM geotags")).scalar() == 0
     indexes = {i["name"] for i in inspect(engine).get_indexes("geotags")}
     assert {"ix_geotags_desk_lat_lon", "ix_geotags_submission_id"} <= indexes
+
+
+def test_upgrade_from_0008_keeps_links_and_adds_desk_links_and_site_and_actor_targets(
+    engine: Engine,
+) -> None:
+    """0010 gives chain links a desk, and evidence links a site or actor target and a desk."""
+    schema.upgrade(engine, "0008")
+    with engine.begin() as connection:
+        insert_desk(connection)
+        insert_submission(connection, "attached")
+        connection.execute(
+            text(
+                "INSERT INTO evidence (submission_id, blob_id, sealed_file_key, cleaning_status,"
+                " kind, ciphertext_size) SELECT id, 'b', :key, 'cleaned', 'image', 100"
+                " FROM submissions"
+            ),
+            {"key": b"\x06" * 80},
+        )
+        connection.execute(
+            text(
+                "INSERT INTO mine_sites (dataset, external_id, name, latitude, longitude,"
+                " province, territoire, village, minerals, itsci, qualification, source,"
+                " updated_hour) VALUES ('ipis', 'SYN-1', 'Site', -1.5, 28.8, '', '', '',"
+                " '[]', '', '', 'test', '2026-11-22 10:00:00')"
+            )
+        )
+        connection.execute(
+            text(
+                "INSERT INTO actors (kind, name, country, updated_hour) VALUES"
+                " ('trader', 'Négociant', 'CD', '2026-11-22 10:00:00')"
+            )
+        )
+        connection.execute(
+            text(
+                "INSERT INTO chain_links (from_site_id, to_actor_id, mineral, created_hour)"
+                " SELECT mine_sites.id, actors.id, 'gold', '2026-11-22 10:00:00'"
+                " FROM mine_sites, actors"
+            )
+        )
+        connection.execute(
+            text(
+                "INSERT INTO evidence_links (chain_link_id, evidence_id, created_hour)"
+                " SELECT chain_links.id, evidence.id, '2026-11-22 11:00:00'"
+                " FROM chain_links, evidence"
+            )
+        )
+    schema.upgrade(engine, "0010")
+    assert schema.current_revision(engine) == "0010"
+    with engine.begin() as connection:
+        desk = connection.execute(text("SELECT id FROM desks")).scalar_one()
+        # The kept link is the register's (no desk); its evidence link got the file's desk.
+        assert connection.execute(text("SELECT desk_id FROM chain_links")).one() == (None,)
+        assert connection.execute(
+            text("SELECT desk_id, site_id, actor_id FROM evidence_links")
+        ).one() == (desk, None, None)
+        target = text(
+            "INSERT INTO evidence_links (chain_link_id, site_id, actor_id, evidence_id, desk_id,"
+            " created_hour) SELECT :link, :site, :actor, evidence.id, :desk,"
+            " '2026-11-22 12:00:00' FROM evidence"
+        )
+        link = connection.execute(text("SELECT id FROM chain_links")).scalar_one()
+        site = connection.execute(text("SELECT id FROM mine_sites")).scalar_one()
+        actor = connection.execute(text("SELECT id FROM actors")).scalar_one()
+        connection.execute(target, {"link": None, "site": site, "actor": None, "desk": desk})
+        connection.execute(target, {"link": None, "site": None, "actor": actor, "desk": desk})
+        # Exactly one target: none, or two, is refused on both databases.
+        for bad in [(None, None, None), (link, site, None), (None, site, actor)]:
+            values = dict(zip(("link", "site", "actor"), bad, strict=True))
+            with pytest.raises(IntegrityError), connection.begin_nested():
+                connection.execute(target, {**values, "desk": desk})
+        connection.execute(text("UPDATE chain_links SET desk_id = :desk"), {"desk": desk})
+    # The later revisions (actors' details, staff email) rebuild no table these links hang
+    # on (SQLite would cascade a dropped table's rows): all three links reach the head.
     schema.upgrade(engine)
     assert schema.current_revision(engine) == schema.head_revision()
+    with engine.begin() as connection:
+        assert connection.execute(text("SELECT count(*) FROM evidence_links")).scalar() == 3
+        connection.execute(text("DELETE FROM actors"))
+        # The actor's links and the chain link (to that actor) go with it; the site's stays.
+        assert connection.execute(text("SELECT count(*) FROM chain_links")).scalar() == 0
+        assert connection.execute(
+            text("SELECT site_id IS NOT NULL FROM evidence_links")
+        ).scalars().all() == [True]
+        connection.execute(text("DELETE FROM submissions"))
+        # Destroying a submission (retention) removes its files' links to sites and actors.
+        assert connection.execute(text("SELECT count(*) FROM evidence_links")).scalar() == 0
