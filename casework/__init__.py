@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 
-from flask import Flask, Response, render_template
+from flask import Flask, Response, render_template, request
 
 from casework.errors import PortsMissing
-from casework.views import account, admin, auth, desks
+from casework.views import account, admin, auth, desks, maps
 from casework.views import cases as case_views  # not `cases`: that is the service module
 from casework.views import dossier as dossier_views  # not `dossier`: that is the package
 from casework.views import inbox as inbox_views  # not `inbox`: that is the service module
@@ -54,6 +54,7 @@ def create_app(
     app.register_blueprint(admin.bp)
     app.register_blueprint(inbox_views.bp)
     app.register_blueprint(dossier_views.bp)
+    app.register_blueprint(maps.bp)
     app.register_error_handler(NotFound, _not_found)
     app.register_error_handler(PortsMissing, _unavailable)
     app.after_request(_no_store)
@@ -71,5 +72,7 @@ def _unavailable(_exc: PortsMissing) -> tuple[str, int]:
 
 def _no_store(response: Response) -> Response:
     # Decrypted content must not stay in the browser's cache for the next person at the desk.
-    response.headers["Cache-Control"] = "no-store"
+    # Only public files the same for everyone (the map's basemap) set their own.
+    if request.endpoint not in maps.CACHEABLE_ENDPOINTS:
+        response.headers["Cache-Control"] = "no-store"
     return response
