@@ -32,7 +32,7 @@
   ];
   var BASEMAP_STYLES = {
     land: { color: "#8a8a7a", weight: 0.6, fillColor: "#f4f1e8", fillOpacity: 1, fillRule: "evenodd" },
-    lakes: { color: "#7aa3c0", weight: 0.5, fillColor: "#dfe9f0", fillOpacity: 1 },
+    lakes: { color: "#6f9cbd", weight: 0.6, fillColor: "#b9d3e6", fillOpacity: 1 },
     countries: { color: "#4b4b4b", weight: 1.2, fill: false },
     provinces: { color: "#9a9a9a", weight: 0.7, dashArray: "3 3", fill: false }
   };
@@ -46,31 +46,33 @@
   map.getPane("basemap").style.zIndex = "250";
   map.getPane("basemap").style.pointerEvents = "none";
   var basemapRenderer = L.svg({ pane: "basemap" });
-  var basemapLoaded = 0;
 
-  (el.dataset.basemap || "").split(" ").filter(Boolean).forEach(function (url) {
-    var name = url.split("?")[0].split("/").pop().replace(".geojson", "");
-    fetch(url, { credentials: "same-origin" })
-      .then(function (response) {
-        if (!response.ok) {
-          throw new Error("basemap " + name + ": " + response.status);
-        }
-        return response.json();
-      })
-      .then(function (data) {
+  // Fetched together, drawn in the page's order (land, lakes, borders, provinces), whichever
+  // arrives first: a lake drawn before the land would be hidden under it.
+  var basemapUrls = (el.dataset.basemap || "").split(" ").filter(Boolean);
+  Promise.all(basemapUrls.map(function (url) {
+    return fetch(url, { credentials: "same-origin" }).then(function (response) {
+      if (!response.ok) {
+        throw new Error("basemap " + url + ": " + response.status);
+      }
+      return response.json();
+    });
+  }))
+    .then(function (layers) {
+      layers.forEach(function (data, index) {
+        var name = basemapUrls[index].split("?")[0].split("/").pop().replace(".geojson", "");
         L.geoJSON(data, {
           style: BASEMAP_STYLES[name] || {},
           pane: "basemap",
           renderer: basemapRenderer,
           interactive: false
         }).addTo(map);
-        basemapLoaded += 1;
-        el.dataset.basemapLoaded = String(basemapLoaded);
-      })
-      .catch(function () {
-        showStatus("Part of the basemap could not be loaded.");
       });
-  });
+      el.dataset.basemapLoaded = String(layers.length);
+    })
+    .catch(function () {
+      showStatus("The basemap could not be loaded.");
+    });
 
   if (el.dataset.tiles) {
     // Only when an admin configured a tile server (map_tile_url): the CSP allows its images.
