@@ -10,6 +10,7 @@ user is a member of and must show nothing of another desk's.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import math
 import re
 from collections.abc import Callable, Mapping
@@ -17,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
-from sqlalchemy import ColumnElement, Integer, String, cast, func, select
+from sqlalchemy import ColumnElement, Integer, String, cast, func, select, type_coerce
 from sqlalchemy.orm import Session
 
 from casework.inbox import member_desk
@@ -29,8 +30,10 @@ from filon.models import Desk, User
 # Past this many features in the visible area a layer answers with grid clusters instead:
 # a browser draws 5,000 clustered markers smoothly, and the answer stays under a megabyte.
 MAX_FEATURES = 5000
-# Clusters: the visible area is cut into this many cells along its longer side.
-GRID_CELLS = 48
+# Clusters: the visible area is cut into this many cells along its longer side (at most about
+# a thousand cluster markers, which a phone's browser still draws smoothly).
+GRID_CELLS = 32
+GRID_SPAN = 1024  # the cell key's multiplier: more than the cells along any side (+1 at the edge)
 # The page without JavaScript lists at most this many matching sites under the map.
 TABLE_ROWS = 200
 
@@ -191,22 +194,25 @@ def site_conditions(bbox: BBox, filters: MapFilters) -> list[ColumnElement[bool]
 def site_layer(session: Session, query: MapQuery) -> LayerPart:
     """Mine sites in the area: each one, or grid clusters when more than the cap."""
     conditions = site_conditions(query.bbox, query.filters)
-    count = session.scalar(select(func.count()).select_from(MineSite).where(*conditions)) or 0
-    if count > query.cap:
-        return LayerPart(site_clusters(session, query, conditions), truncated=True)
+    # One more than the cap, in index order: past the cap the scan stops there, and under it
+    # the one scan is the answer (no separate count, which would read the area twice).
     rows = session.execute(
         select(
             MineSite.id,
             MineSite.name,
             MineSite.latitude,
             MineSite.longitude,
-            MineSite.minerals,
+            # As stored (JSON text): decoded only for the sites shown, not for a scan that
+            # ends in clusters.
+            type_coerce(MineSite.minerals, String).label("minerals"),
             MineSite.armed_presence,
             MineSite.last_visit_date,
         )
         .where(*conditions)
-        .order_by(MineSite.id)
-    )
+        .limit(query.cap + 1)
+    ).all()
+    if len(rows) > query.cap:
+        return LayerPart(site_clusters(session, query, conditions), truncated=True)
     features = [
         point(
             row.longitude,
@@ -215,11 +221,11 @@ def site_layer(session: Session, query: MapQuery) -> LayerPart:
             id=row.id,
             name=row.name,
             url=query.site_url(row.id),
-            minerals=list(row.minerals or []),
+            minerals=json.loads(row.minerals or "[]") or [],
             armed_presence=row.armed_presence,
             last_visit_date=row.last_visit_date.isoformat() if row.last_visit_date else None,
         )
-        for row in rows
+        for row in sorted(rows, key=lambda row: row.id)
     ]
     return LayerPart(features)
 
@@ -231,30 +237,33 @@ def site_clusters(
     bbox = query.bbox
     size = max(bbox.east - bbox.west, bbox.north - bbox.south) / GRID_CELLS
     dialect = session.get_bind().dialect.name
-    row_of = _cell(MineSite.latitude, bbox.south, size, dialect).label("row")
-    col_of = _cell(MineSite.longitude, bbox.west, size, dialect).label("col")
+    # One integer key per cell (row * GRID_SPAN + column): grouping by one value is cheaper
+    # than by two. The grid is at most GRID_CELLS cells along either side, so no two collide.
+    key = (
+        _cell(MineSite.latitude, bbox.south, size, dialect) * GRID_SPAN
+        + _cell(MineSite.longitude, bbox.west, size, dialect)
+    ).label("cell")
     cells = session.execute(
         select(
-            row_of,
-            col_of,
+            key,
             func.count().label("count"),
             func.avg(MineSite.latitude).label("latitude"),
             func.avg(MineSite.longitude).label("longitude"),
         )
         .where(*conditions)
-        .group_by(row_of, col_of)
-        .order_by(row_of, col_of)
-    )
+        .group_by(key)
+    ).all()
     features = []
-    for cell in cells:
-        south, west = bbox.south + cell.row * size, bbox.west + cell.col * size
+    for cell in sorted(cells, key=lambda cell: int(cell.cell)):
+        row, col = divmod(int(cell.cell), GRID_SPAN)
+        south, west = bbox.south + row * size, bbox.west + col * size
         area = BBox(west, south, min(west + size, bbox.east), min(south + size, bbox.north))
         features.append(
             point(
                 float(cell.longitude),
                 float(cell.latitude),
                 layer="cluster",
-                id=f"site-{cell.row}-{cell.col}",
+                id=f"site-{row}-{col}",
                 name=f"{cell.count} sites",
                 url=query.map_url(area),
                 count=cell.count,
