@@ -10,6 +10,7 @@ user is a member of and must show nothing of another desk's.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import math
 import re
@@ -18,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
-from sqlalchemy import ColumnElement, Integer, String, cast, func, select, type_coerce
+from sqlalchemy import ColumnElement, Integer, String, cast, func, select
 from sqlalchemy.orm import Session
 
 from casework.inbox import member_desk
@@ -154,8 +155,19 @@ class MapQuery:
 
     def map_url(self, bbox: BBox) -> str:
         """This map zoomed to ``bbox``, with the same filters."""
-        query = urlencode({"bbox": bbox.text(), **self.filters.query_args()})
-        return f"{self.root}/desks/{self.desk.slug}/map?{query}"
+        # bbox.text() is digits, signs, dots and commas: nothing to escape but the commas.
+        return f"{self.map_base}?bbox={bbox.text().replace(',', '%2C')}{self.filter_query}"
+
+    @functools.cached_property
+    def map_base(self) -> str:
+        """The path of this desk's map."""
+        return f"{self.root}/desks/{self.desk.slug}/map"
+
+    @functools.cached_property
+    def filter_query(self) -> str:
+        """The filters as a query string to append (``&...``), or nothing."""
+        args = self.filters.query_args()
+        return f"&{urlencode(args)}" if args else ""
 
 
 @dataclass
@@ -194,25 +206,26 @@ def site_conditions(bbox: BBox, filters: MapFilters) -> list[ColumnElement[bool]
 def site_layer(session: Session, query: MapQuery) -> LayerPart:
     """Mine sites in the area: each one, or grid clusters when more than the cap."""
     conditions = site_conditions(query.bbox, query.filters)
-    # One more than the cap, in index order: past the cap the scan stops there, and under it
-    # the one scan is the answer (no separate count, which would read the area twice).
+    # First only the ids, one more than the cap: without filters the index alone answers
+    # (each index holds the row id), and past the cap the scan stops there.
+    ids = session.scalars(select(MineSite.id).where(*conditions).limit(query.cap + 1)).all()
+    if len(ids) > query.cap:
+        return LayerPart(site_clusters(session, query, conditions), truncated=True)
     rows = session.execute(
         select(
             MineSite.id,
             MineSite.name,
             MineSite.latitude,
             MineSite.longitude,
-            # As stored (JSON text): decoded only for the sites shown, not for a scan that
-            # ends in clusters.
-            type_coerce(MineSite.minerals, String).label("minerals"),
+            # As JSON text from either database (psycopg would decode it, SQLite would have
+            # SQLAlchemy do so), decoded below for the sites shown.
+            cast(MineSite.minerals, String).label("minerals"),
             MineSite.armed_presence,
             MineSite.last_visit_date,
         )
-        .where(*conditions)
-        .limit(query.cap + 1)
+        .where(MineSite.id.in_(ids))
+        .order_by(MineSite.id)
     ).all()
-    if len(rows) > query.cap:
-        return LayerPart(site_clusters(session, query, conditions), truncated=True)
     features = [
         point(
             row.longitude,
@@ -225,7 +238,7 @@ def site_layer(session: Session, query: MapQuery) -> LayerPart:
             armed_presence=row.armed_presence,
             last_visit_date=row.last_visit_date.isoformat() if row.last_visit_date else None,
         )
-        for row in sorted(rows, key=lambda row: row.id)
+        for row in rows
     ]
     return LayerPart(features)
 
