@@ -13,15 +13,26 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import insert
 
-from casework.mapdata import GRID_CELLS, MAX_FEATURES
+from casework.mapdata import (
+    GRID_CELLS,
+    LAYERS,
+    MAX_FEATURES,
+    WORLD,
+    LayerPart,
+    MapFilters,
+    MapQuery,
+    feature_collection,
+    point,
+)
 from casework.models import MineSite
 from casework.views.maps import BASEMAP_FILES, VENDOR_FILES
+from filon.accounts import get_user
 from filon.db import current_hour, transaction
 from filon.errors import SettingsInvalid
 from filon.instance import Instance
 from filon.settings import Settings
 from filon.web import CONTENT_SECURITY_POLICY
-from tests.conftest import Staff, make_account
+from tests.conftest import Staff, StaffAccount, make_account
 
 DESK = "drc-minerals"
 FEATURES = f"/desks/{DESK}/map/features.geojson"
@@ -249,6 +260,33 @@ def test_the_map_is_for_members_of_the_desk_only(
         response = casework_client.get(path)
         assert response.status_code == 404
         assert b"Rubaya" not in response.data
+
+
+def test_more_layers_join_through_the_hook_with_the_desk_they_may_show(
+    instance: Instance, investigator: StaffAccount, sites: dict[str, int]
+) -> None:
+    seen: list[str] = []
+
+    def geotag_layer(_session: object, query: MapQuery) -> LayerPart:
+        # What the geotag layer will do: keep to query.desk, in query.bbox, with its filters.
+        seen.append(query.desk.slug)
+        assert query.filters.risk == "child_labour"
+        tag = point(28.9, -1.6, layer="geotag", id=7, name="Photo", url="/x", precision_m=20)
+        return LayerPart([tag], truncated=True)
+
+    with transaction(instance.sessions) as session:
+        collection = feature_collection(
+            session,
+            user=get_user(session, "investigator"),
+            slug=DESK,
+            bbox=WORLD,
+            filters=MapFilters(risk="child_labour"),
+            layers=(*LAYERS, geotag_layer),
+        )
+    assert seen == [DESK]
+    layers = [f["properties"]["layer"] for f in collection["features"]]
+    assert layers == ["site"] * 5 + ["geotag"]
+    assert collection["truncated"] is True
 
 
 # -- the page -------------------------------------------------------------------------------------
