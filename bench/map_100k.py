@@ -231,6 +231,13 @@ def run(database: str, root: Path, server: str | None) -> dict[str, float]:
         started = time.perf_counter()
         with instance.engine.begin() as connection:
             fill(connection)
+        if database == "postgresql":
+            # What autovacuum does after a bulk insert (PostgreSQL 13 on): it sets the
+            # visibility map, so an index-only scan need not visit the table.
+            with instance.engine.connect().execution_options(
+                isolation_level="AUTOCOMMIT"
+            ) as connection:
+                connection.execute(text("VACUUM ANALYZE mine_sites"))
         load = time.perf_counter() - started
         print(f"{database}: loaded in {load:.1f} s", file=sys.stderr)
         return {"load_s": round(load, 1), **measure(instance, secret)}

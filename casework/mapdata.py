@@ -31,10 +31,10 @@ from filon.models import Desk, User
 # Past this many features in the visible area a layer answers with grid clusters instead:
 # a browser draws 5,000 clustered markers smoothly, and the answer stays under a megabyte.
 MAX_FEATURES = 5000
-# Clusters: the visible area is cut into this many cells along its longer side (at most about
-# a thousand cluster markers, which a phone's browser still draws smoothly).
+# Clusters: the visible area is cut into at most this many cells along its longer side (about
+# a thousand cluster markers at most, which a phone's browser still draws smoothly).
 GRID_CELLS = 32
-GRID_SPAN = 1024  # the cell key's multiplier: more than the cells along any side (+1 at the edge)
+GRID_SPAN = 1024  # the cell key's multiplier: more than the cells along any side
 # The page without JavaScript lists at most this many matching sites under the map.
 TABLE_ROWS = 200
 
@@ -243,18 +243,29 @@ def site_layer(session: Session, query: MapQuery) -> LayerPart:
     return LayerPart(features)
 
 
+def grid_level(bbox: BBox) -> int:
+    """The grid for an area: cells of 360 / 2**level degrees, at most GRID_CELLS along its
+    longer side. Cells are aligned to the world's corner, not the area's, so clusters stay
+    put while the map pans at one zoom."""
+    span = max(bbox.east - bbox.west, bbox.north - bbox.south)
+    return max(0, math.floor(math.log2(360 * GRID_CELLS / span)))
+
+
 def site_clusters(
     session: Session, query: MapQuery, conditions: list[ColumnElement[bool]]
 ) -> list[Feature]:
     """The sites counted per cell of a grid over the area, each at its sites' mean position."""
-    bbox = query.bbox
-    size = max(bbox.east - bbox.west, bbox.north - bbox.south) / GRID_CELLS
+    bbox, level = query.bbox, grid_level(query.bbox)
+    size = 360 / 2**level
+    first_row = math.floor((bbox.south + 90) / size)
+    first_col = math.floor((bbox.west + 180) / size)
+    south0, west0 = -90 + first_row * size, -180 + first_col * size
     dialect = session.get_bind().dialect.name
-    # One integer key per cell (row * GRID_SPAN + column): grouping by one value is cheaper
-    # than by two. The grid is at most GRID_CELLS cells along either side, so no two collide.
+    # One integer key per cell (row * GRID_SPAN + column, counted from the area's first
+    # cell): grouping by one value is cheaper than by two, and no two cells share a key.
     key = (
-        _cell(MineSite.latitude, bbox.south, size, dialect) * GRID_SPAN
-        + _cell(MineSite.longitude, bbox.west, size, dialect)
+        _cell(MineSite.latitude, south0, size, dialect) * GRID_SPAN
+        + _cell(MineSite.longitude, west0, size, dialect)
     ).label("cell")
     cells = session.execute(
         select(
@@ -269,14 +280,20 @@ def site_clusters(
     features = []
     for cell in sorted(cells, key=lambda cell: int(cell.cell)):
         row, col = divmod(int(cell.cell), GRID_SPAN)
-        south, west = bbox.south + row * size, bbox.west + col * size
-        area = BBox(west, south, min(west + size, bbox.east), min(south + size, bbox.north))
+        south, west = south0 + row * size, west0 + col * size
+        area = BBox(
+            max(west, bbox.west),
+            max(south, bbox.south),
+            min(west + size, bbox.east),
+            min(south + size, bbox.north),
+        )
         features.append(
             point(
                 float(cell.longitude),
                 float(cell.latitude),
                 layer="cluster",
-                id=f"site-{row}-{col}",
+                # Level, row and column on the world's grid: the same cell, the same id.
+                id=f"site-{level}-{first_row + row}-{first_col + col}",
                 name=f"{cell.count} sites",
                 url=query.map_url(area),
                 count=cell.count,

@@ -224,22 +224,29 @@ def test_past_the_cap_the_area_comes_as_grid_clusters(
     features = collection["features"]
     assert {f["properties"]["layer"] for f in features} == {"cluster"}
     assert sum(f["properties"]["count"] for f in features) == MAX_FEATURES + 50
-    # Each cluster holds exactly the sites of its grid cell, and sits among them.
-    size = 5.0 / GRID_CELLS
+    # Each cluster holds exactly the sites of its cell on the world's grid, and sits among them.
+    level = math.floor(math.log2(360 * GRID_CELLS / 5.0))  # KIVU's longer side: 5 degrees
+    size = 360 / 2**level
     cells = Counter(
-        (math.floor((r["latitude"] + 5.0) / size), math.floor((r["longitude"] - 26.0) / size))
+        (math.floor((r["latitude"] + 90) / size), math.floor((r["longitude"] + 180) / size))
         for r in rows
     )
     assert len(features) == len(cells)
     for feature in features:
         props = feature["properties"]
-        row, col = (int(n) for n in props["id"].removeprefix("site-").split("-"))
+        at_level, row, col = (int(n) for n in props["id"].removeprefix("site-").split("-"))
+        assert at_level == level
         assert props["count"] == cells[(row, col)]
         assert props["name"] == f"{props['count']} sites"
         assert props["url"].startswith(f"/desks/{DESK}/map?bbox=")
         lon, lat = feature["geometry"]["coordinates"]
-        assert 26.0 + col * size <= lon <= 26.0 + (col + 1) * size
-        assert -5.0 + row * size <= lat <= -5.0 + (row + 1) * size
+        assert -180 + col * size <= lon <= -180 + (col + 1) * size
+        assert -90 + row * size <= lat <= -90 + (row + 1) * size
+    # Panned a little, the same cells come back with the same ids (the grid is the world's).
+    panned = get_features(signed_in, bbox="26.05,-5.05,30.05,-0.05")
+    assert {f["properties"]["id"] for f in panned["features"]} == {
+        f["properties"]["id"] for f in features
+    }
     # A filter that leaves fewer than the cap gives the sites themselves again.
     narrowed = get_features(signed_in, bbox=KIVU, mineral="coltan")
     assert narrowed["truncated"] is False
