@@ -8,10 +8,11 @@ spread over the country, as the IPIS register is), then times
 session (session check, query parsing, desk check, the queries, JSON), median of ``RUNS``
 runs, for realistic visible areas:
 
-- ``territory``: about Masisi and Kalehe (0.6° × 0.8°), sites one by one;
+- ``territory``: about Masisi and Kalehe (0.6° × 0.8°; clustered too, as the hubs are dense);
 - ``province``: South Kivu (2.8° × 3.4°);
 - ``country``: the whole DR Congo;
-- ``province_filtered``: South Kivu, gold, armed presence seen, visited since 2020.
+- ``province_filtered``: South Kivu, gold, armed presence seen, visited since 2020 (under
+  the cap: the sites one by one).
 
 Past 5,000 sites in the area the answer is grid clusters (``*_clusters``); ``*_features``
 is how many features came back, ``*_kb`` the size of the answer. Target: every median
