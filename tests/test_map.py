@@ -247,6 +247,10 @@ def test_past_the_cap_the_area_comes_as_grid_clusters(
     assert {f["properties"]["id"] for f in panned["features"]} == {
         f["properties"]["id"] for f in features
     }
+    # A cluster's link is the map of its cell, which answers (and lists the cell's sites).
+    cell_page = signed_in.get(features[0]["properties"]["url"])
+    assert cell_page.status_code == 200
+    assert f"{features[0]['properties']['count']} sites" in cell_page.get_data(as_text=True)
     # A filter that leaves fewer than the cap gives the sites themselves again.
     narrowed = get_features(signed_in, bbox=KIVU, mineral="coltan")
     assert narrowed["truncated"] is False
@@ -314,6 +318,17 @@ def test_the_page_lists_matching_sites_without_javascript(
     assert f'data-features="/desks/{DESK}/map/features.geojson"' in page
     assert '<script src="/map/vendor/leaflet.js">' in page
     assert "<script>" not in page
+
+
+def test_the_page_lists_only_the_sites_of_the_area_it_shows(
+    signed_in: FlaskClient, sites: dict[str, int]
+) -> None:
+    page = signed_in.get(PAGE, query_string={"bbox": KIVU}).get_data(as_text=True)
+    assert "3 sites." in page
+    assert "Rubaya" in page
+    assert "Kolwezi" not in page
+    assert '<input type="hidden" name="bbox" value="26,-5,30,0">' in page
+    assert 'data-bbox="26,-5,30,0"' in page
 
 
 def test_a_hostile_site_name_is_text_on_the_page(
