@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 
-from flask import Flask, Response, make_response, render_template
+from flask import Flask, Response, make_response, render_template, request
 from sqlalchemy.exc import OperationalError
 
 from casework.errors import PortsMissing
-from casework.views import account, admin, auth, desks
+from casework.views import account, admin, auth, desks, maps
 from casework.views import cases as case_views  # not `cases`: that is the service module
 from casework.views import dossier as dossier_views  # not `dossier`: that is the package
 from casework.views import geotags as geotag_views  # not `geotags`: too near casework.geo
@@ -61,6 +61,7 @@ def create_app(
     app.register_blueprint(dossier_views.bp)
     app.register_blueprint(geotag_views.bp)
     app.register_blueprint(register_views.bp)
+    app.register_blueprint(maps.bp)
     app.register_error_handler(NotFound, _not_found)
     app.register_error_handler(PortsMissing, _unavailable)
     app.register_error_handler(OperationalError, _database_unavailable)
@@ -90,5 +91,7 @@ def _database_unavailable(exc: Exception) -> Response:
 
 def _no_store(response: Response) -> Response:
     # Decrypted content must not stay in the browser's cache for the next person at the desk.
-    response.headers["Cache-Control"] = "no-store"
+    # Only public files the same for everyone (the map's basemap) set their own.
+    if request.endpoint not in maps.CACHEABLE_ENDPOINTS:
+        response.headers["Cache-Control"] = "no-store"
     return response

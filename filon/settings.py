@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
@@ -77,6 +78,18 @@ class Settings:
     # disk. Ten a minute is far above what an NGO's intake sees.
     nojs_submissions_per_hour: int = 600
     threads: int = 8
+    # A tile server for the casework map, as a URL template (https://host/{z}/{x}/{y}.png).
+    # Empty by default: the map draws its own offline outlines and asks no other host for
+    # anything, since every tile request would tell that host where staff are looking.
+    map_tile_url: str = ""
+
+    @property
+    def map_tile_origin(self) -> str:
+        """The tile server's origin (``https://host[:port]``), or ``""`` with none set."""
+        if not self.map_tile_url:
+            return ""
+        parts = urlsplit(self.map_tile_url)
+        return f"{parts.scheme}://{parts.netloc}"
 
     @property
     def keys_dir(self) -> Path:
@@ -96,6 +109,8 @@ class Settings:
         if len(self.source_kdf_salt) != 16:
             raise SettingsInvalid("source_kdf salt must be 16 bytes")
         check_database_url(self.database_url, "database_url")
+        if self.map_tile_url:
+            check_tile_url(self.map_tile_url)
 
     @classmethod
     def load(cls, instance_dir: Path, environ: Mapping[str, str] | None = None) -> Settings:
@@ -152,6 +167,10 @@ class Settings:
                 600,
             ),
             threads=read.number("threads", "FILON_THREADS", data["filon"], "threads", 8),
+            # Optional, checked by check_tile_url: empty means outlines only, no tile server.
+            map_tile_url=(
+                environ.get("FILON_MAP_TILE_URL") or casework.get("map_tile_url", "")
+            ).strip(),
         )
 
     def to_toml(self, *, with_database_password: bool = True) -> str:
@@ -179,6 +198,7 @@ class Settings:
             nojs_submissions_per_hour=self.nojs_submissions_per_hour,
             casework_host=_toml_str(self.casework_host),
             casework_port=self.casework_port,
+            map_tile_url=_toml_str(self.map_tile_url),
             salt=b64encode(self.source_kdf_salt),
             opslimit=self.source_kdf.opslimit,
             memlimit=self.source_kdf.memlimit,
@@ -295,6 +315,29 @@ def check_database_url(text: str, where: str) -> str:
     )
 
 
+# What a tile server URL template may hold, and the placeholders Leaflet fills in.
+_TILE_URL_CHARS = re.compile(r"[A-Za-z0-9\-._~:/?#\[\]@!$&()*+,=%{}]+")
+_TILE_PLACEHOLDERS = ("{z}", "{x}", "{y}")
+
+
+def check_tile_url(url: str) -> None:
+    """Refuse a map tile URL that is not an https URL template with ``{z}``, ``{x}``, ``{y}``."""
+    if len(url) > 500 or not _TILE_URL_CHARS.fullmatch(url):
+        raise SettingsInvalid("map_tile_url holds characters a tile URL cannot have")
+    try:
+        parts = urlsplit(url)
+    except ValueError as exc:  # an unbalanced [ in the host
+        raise SettingsInvalid(f"map_tile_url is not a URL: {exc}") from exc
+    # https only: tiles fetched in the clear would show anyone on the path where staff look.
+    if parts.scheme != "https" or not parts.hostname or "{" in parts.netloc:
+        raise SettingsInvalid("map_tile_url must be an https:// URL with a fixed host")
+    if parts.username or parts.password:
+        raise SettingsInvalid("map_tile_url must not hold a user name or password")
+    missing = [p for p in _TILE_PLACEHOLDERS if p not in url]
+    if missing:
+        raise SettingsInvalid(f"map_tile_url must hold {', '.join(missing)}")
+
+
 def _resolve_sqlite(url: str, instance_dir: Path) -> str:
     """Make a relative ``sqlite:///name.db`` URL point inside the instance directory."""
     prefix = "sqlite:///"
@@ -327,6 +370,9 @@ nojs_submissions_per_hour = {nojs_submissions_per_hour}
 [casework]
 host = {casework_host}
 port = {casework_port}
+# A tile server for the map, e.g. "https://tiles.example.org/{{z}}/{{x}}/{{y}}.png". Empty: the
+# map shows only its own offline outlines and makes no request to any other host.
+map_tile_url = {map_tile_url}
 
 # Argon2id parameters with which sources' browsers derive their keys from codenames.
 # Changing them strands every existing codename: never edit them on a running instance.

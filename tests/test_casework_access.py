@@ -232,6 +232,12 @@ CALLS: dict[tuple[str, str], Call] = {
     ("desks.home", "GET"): Call("/"),
     ("desks.inbox", "GET"): Call(f"/desks/{DESK}"),
     ("desks.audit_trail", "GET"): Call(f"/desks/{DESK}/audit"),
+    # The desk's map and its features (organisation-wide sites; desk content joins later).
+    ("maps.map_page", "GET"): Call(f"/desks/{DESK}/map"),
+    ("maps.features", "GET"): Call(f"/desks/{DESK}/map/features.geojson?bbox=26,-5,30,0"),
+    # The map's libraries and basemap: the same public files for everyone, as the stylesheet.
+    ("maps.vendor", "GET"): Call("/map/vendor/leaflet.js"),
+    ("maps.basemap", "GET"): Call("/map/basemap/countries.geojson"),
     # The inbox's selection and saved searches (before the case from {ref2} attaches it).
     ("inbox.selection", "POST"): Call(
         f"/desks/{DESK}/selection",
@@ -343,6 +349,8 @@ PUBLIC = {
     ("auth.logout", "POST"),
     ("health.healthz", "GET"),
     ("health.readyz", "GET"),
+    ("maps.vendor", "GET"),
+    ("maps.basemap", "GET"),
 }
 STAFF_ONLY = [key for key in CALLS if key not in PUBLIC and key != ("auth.login", "POST")]
 
@@ -385,6 +393,8 @@ def expected(role: str) -> dict[tuple[str, str], Outcome]:
         ("desks.static", "GET"): (200, None),
         ("health.healthz", "GET"): (200, None),
         ("health.readyz", "GET"): (200, None),
+        ("maps.vendor", "GET"): (200, None),
+        ("maps.basemap", "GET"): (200, None),
         ("auth.logout", "POST"): (303, "/login"),
         ("auth.login", "POST"): (401, None),
     }
@@ -406,6 +416,8 @@ def desk_outcomes(role: str) -> dict[tuple[str, str], Outcome]:
         ("desks.home", "GET"): (303, f"/desks/{DESK}"),
         ("desks.inbox", "GET"): (200, None),
         ("desks.audit_trail", "GET"): (200, None),
+        ("maps.map_page", "GET"): (200, None),
+        ("maps.features", "GET"): (200, None),
         ("inbox.selection", "POST"): (303, f"/desks/{DESK}"),
         ("inbox.save_search", "POST"): (303, f"/desks/{DESK}?status=read"),
         # A saved search is its owner's alone: another member finds none.
@@ -602,6 +614,10 @@ def check_content(
         ),
         ("desks.download", "GET"): lambda: check_download(response, body, instance, world),
         ("cases.listing", "GET"): lambda: all_in(text, [CASE_TITLE]),
+        ("maps.map_page", "GET"): lambda: all_in(text, ["Map: ", 'id="map"']),
+        ("maps.features", "GET"): lambda: all_in(text, ['"type":"FeatureCollection"']),
+        ("maps.vendor", "GET"): lambda: all_in(text, ["Leaflet 1.9.4"]),
+        ("maps.basemap", "GET"): lambda: all_in(text, ['"MultiLineString"']),
         ("cases.case", "GET"): lambda: all_in(text, [CASE_TITLE, NOTE, world.refs[0]]),
         ("account.account", "GET"): lambda: all_in(text, ["Current password"]),
         ("health.healthz", "GET"): lambda: check_probe(response, body),
@@ -816,6 +832,12 @@ BAD_GETS = [
     (f"/desks/{DESK}/actors?q=%00", 400),
     (f"/desks/{DESK}/chain-links/new?site=abc", 400),
     (f"/desks/{DESK}/chain-links/new?site={{site}}&submission={{other}}", 404),
+    (f"/desks/{DESK}/map?armed=maybe", 400),
+    (f"/desks/{DESK}/map/features.geojson?bbox=30,-5,26,0", 400),
+    (f"/desks/{DESK}/map/features.geojson?since=2024-02-30", 400),
+    (f"/desks/{DESK}/map/features.geojson?mineral=%00", 400),
+    ("/desks/no-such-desk/map/features.geojson", 404),
+    ("/map/vendor/../package.json", 404),
 ]
 
 BAD_POSTS = [
