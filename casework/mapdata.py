@@ -22,8 +22,9 @@ from urllib.parse import urlencode
 from sqlalchemy import ColumnElement, Integer, String, cast, func, select
 from sqlalchemy.orm import Session
 
+from casework import geo
 from casework.inbox import member_desk
-from casework.models import MineSite
+from casework.models import Case, MineSite
 from casework.registers.minerals import BY_CODE, normalise
 from casework.risks import RISK_CATEGORIES
 from filon.models import Desk, User
@@ -320,9 +321,70 @@ def point(longitude: float, latitude: float, **properties: Any) -> Feature:
     }
 
 
-# The layers every map shows, in drawing order. The geotag and case layers join here (from
-# casework.geo.geotags_in_bbox) as functions of the same shape, keeping to query.desk.
-LAYERS: tuple[Layer, ...] = (site_layer,)
+def desk_layer(session: Session, query: MapQuery) -> LayerPart:
+    """This desk's geotags in the area, and its cases placed where their geotags are.
+
+    Only ``query.desk``'s geotags (DESIGN.md §1: a desk is a compartment). Mineral and risk
+    match the labels of the cases a geotag belongs to, and since/until the day its submission
+    arrived; armed presence is the sites' and narrows nothing here. A case is drawn once, at
+    the mean position of its geotags in the area.
+    """
+    bbox = query.bbox
+    rows = geo.geotags_in_bbox(
+        session,
+        [query.desk.id],
+        (bbox.west, bbox.south, bbox.east, bbox.north),
+        geo.MapFilters(
+            mineral=query.filters.mineral or None,
+            risk=query.filters.risk or None,
+            since=query.filters.since,
+            until=query.filters.until,
+        ),
+        limit=query.cap + 1,
+    )
+    truncated = len(rows) > query.cap
+    rows = rows[: query.cap]
+    features = [
+        point(
+            row.longitude,
+            row.latitude,
+            layer="geotag",
+            id=row.id,
+            name=f"Submission {row.reference}",
+            url=f"{query.root}/submissions/{row.reference}#geotags",
+            precision_m=row.precision_m,
+            method=row.method,
+            case_ids=list(row.case_ids),
+        )
+        for row in rows
+    ]
+    placed: dict[int, list[tuple[float, float]]] = {}
+    for row in rows:
+        for case_id in row.case_ids:
+            placed.setdefault(case_id, []).append((row.longitude, row.latitude))
+    if placed:
+        cases = session.execute(
+            select(Case.id, Case.title)
+            .where(Case.id.in_(placed), Case.desk_id == query.desk.id)
+            .order_by(Case.id)
+        ).all()
+        features += [
+            point(
+                sum(lon for lon, _ in placed[case.id]) / len(placed[case.id]),
+                sum(lat for _, lat in placed[case.id]) / len(placed[case.id]),
+                layer="case",
+                id=case.id,
+                name=case.title,
+                url=f"{query.root}/cases/{case.id}",
+                geotags=len(placed[case.id]),
+            )
+            for case in cases
+        ]
+    return LayerPart(features, truncated)
+
+
+# The layers every map shows, in drawing order.
+LAYERS: tuple[Layer, ...] = (site_layer, desk_layer)
 
 
 def feature_collection(

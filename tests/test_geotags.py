@@ -666,3 +666,39 @@ def test_a_non_member_service_call_finds_nothing(instance: Instance, receipts: l
                 method=GeotagMethod.INVESTIGATOR,
                 note="",
             )
+
+
+def test_the_map_shows_the_desks_geotags_and_their_cases_to_its_members_only(
+    staff: Staff, instance: Instance, receipts: list[str], outsider: tuple[Staff, str]
+) -> None:
+    staff.log_in()
+    post(staff, f"/submissions/{receipts[0]}/geotags", method="consented", file="1")
+    [made] = geotags(instance)
+    with transaction(instance.sessions) as session:
+        case = cases.create_case(
+            session,
+            user=get_user(session, "investigator"),
+            references=[receipts[0]],
+            title="Levies at Luwowo",
+        )
+        case_id = case.id
+    features = f"/desks/{DESK}/map/features.geojson"
+    drawn = staff.client.get(features, query_string={"bbox": "28,-2,29.5,-1"}).get_json()
+    by_layer = {
+        f["properties"]["layer"]: f for f in drawn["features"] if f["properties"]["layer"] != "site"
+    }
+    tag = by_layer["geotag"]
+    assert tag["geometry"]["coordinates"] == pytest.approx([PHOTO[1], PHOTO[0]])
+    assert tag["properties"]["id"] == made.id
+    assert tag["properties"]["url"] == f"/submissions/{receipts[0]}#geotags"
+    assert (tag["properties"]["method"], tag["properties"]["case_ids"]) == ("consented", [case_id])
+    assert by_layer["case"]["properties"]["name"] == "Levies at Luwowo"
+    assert by_layer["case"]["properties"]["url"] == f"/cases/{case_id}"
+    # A filter no case of the geotag carries leaves it out; outside the area it is not drawn.
+    for query in ({"bbox": "28,-2,29.5,-1", "risk": "child_labour"}, {"bbox": "0,0,10,10"}):
+        drawn = staff.client.get(features, query_string=query).get_json()
+        assert {f["properties"]["layer"] for f in drawn["features"]} <= {"site", "cluster"}
+    other, _ = outsider
+    assert other.client.get(features).status_code == 404
+    theirs = other.client.get("/desks/other-desk/map/features.geojson").get_json()
+    assert [f for f in theirs["features"] if f["properties"]["layer"] in ("geotag", "case")] == []
