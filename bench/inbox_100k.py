@@ -23,15 +23,11 @@ Ends with one line of ``key=value`` figures.
 
 from __future__ import annotations
 
-import argparse
-import contextlib
 import datetime as dt
 import os
 import random
-import shutil
 import statistics
 import sys
-import tempfile
 import time
 import uuid
 from collections.abc import Callable
@@ -45,6 +41,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 import casework.models  # noqa: E402, F401 - the casework's tables
+from bench.databases import main_over_databases  # noqa: E402
 from casework import create_app  # noqa: E402
 from casework.inbox import Cursor, InboxFilters, inbox_page  # noqa: E402
 from casework.risks import RISK_CATEGORIES  # noqa: E402
@@ -292,31 +289,5 @@ def run(database: str, root: Path, server: str | None) -> dict[str, float]:
         instance.close()
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--databases", default="sqlite,postgresql")
-    wanted = parser.parse_args().databases.split(",")
-    figures: dict[str, float] = {}
-    root = Path(tempfile.mkdtemp(prefix="filon-bench-inbox-"))
-    try:
-        for database in wanted:
-            with contextlib.ExitStack() as stack:
-                server = (
-                    stack.enter_context(postgres.cluster("filon-bench-pg-"))
-                    if database == "postgresql"
-                    else None
-                )
-                found = run(database, root, server)
-            prefix = "pg" if database == "postgresql" else "sqlite"
-            figures.update({f"{prefix}_{k}": v for k, v in found.items()})
-            print(f"{database}: {found}", file=sys.stderr)
-    finally:
-        if os.environ.get("KEEP"):  # keep the SQLite file to look at query plans
-            print(f"kept {root}", file=sys.stderr)
-        else:
-            shutil.rmtree(root, ignore_errors=True)
-    print(" ".join(f"{k}={v}" for k, v in figures.items()))
-
-
 if __name__ == "__main__":
-    main()
+    main_over_databases(run, name="inbox", description=__doc__)
