@@ -181,12 +181,16 @@ def log_in(
     if not allowed:
         raise TooManyAttempts("too many sign-in attempts; wait a while")
     with transaction(sessions) as session:
+        # The slow part (two Argon2id runs) first, while the transaction has only read: on
+        # SQLite the first write takes the database's one write lock, and holding it through
+        # a key derivation made every other writer (sources' chunks) wait behind each sign-in.
         user = check_password(session, username=username, password=password)
-        claim_step(session, user=user, step=matching_step(user.totp_secret, code, now=now))
+        step = matching_step(user.totp_secret, code, now=now)
         try:
             user_key = unlock_user_key(user, password)
         except WrongPassword as exc:  # the verifier and the wrapped key disagree: refuse
             raise BadPassword("the password does not unlock the user key") from exc
+        claim_step(session, user=user, step=step)
         cookie = start_session(session, user=user, user_key=user_key, now=now)
         # Expired rows still hold sealed user keys: a browser that was closed never presents
         # its cookie again, so sign-ins sweep them rather than leave them for a later thief.
