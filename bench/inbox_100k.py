@@ -34,29 +34,32 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import pyotp
 from sqlalchemy import Connection, func, select, text
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 import casework.models  # noqa: E402, F401 - the casework's tables
-from bench.databases import main_over_databases  # noqa: E402
-from casework import create_app  # noqa: E402
+from bench.databases import (  # noqa: E402
+    DESK_SLUG as SLUG,
+)
+from bench.databases import (  # noqa: E402
+    check,
+    main_over_databases,
+    make_desk_staff,
+    signed_in_casework,
+)
 from casework.inbox import Cursor, InboxFilters, inbox_page  # noqa: E402
 from casework.risks import RISK_CATEGORIES  # noqa: E402
-from filon.accounts import DeskGrant, create_user, get_user  # noqa: E402
+from filon.accounts import get_user  # noqa: E402
 from filon.db import Base, transaction  # noqa: E402
-from filon.desks import create_desk  # noqa: E402
 from filon.instance import Instance, init_instance  # noqa: E402
-from filon.models import Role, Submission  # noqa: E402
+from filon.models import Submission  # noqa: E402
 from tests import postgres  # noqa: E402
 
 SUBMISSIONS = 100_000
 CASES = 10_000
 RUNS = int(os.environ.get("RUNS", "25"))
-SLUG = "drc-minerals"
-PASSWORD = "bench-password-long-enough"  # noqa: S105 - a throwaway instance
 START = dt.datetime(2024, 1, 1)
 MINERALS = ["gold", "coltan", "cassiterite", "wolframite", "cobalt", "copper", "diamonds", "tin"]
 SITES = [
@@ -71,28 +74,6 @@ BATCH = 5_000
 
 
 # -- the data ---------------------------------------------------------------------------------
-
-
-def make_staff(instance: Instance) -> tuple[str, list[int]]:
-    """The desk, its investigator and two colleagues; returns the TOTP secret and user ids."""
-    with transaction(instance.sessions) as session:
-        desk, key = create_desk(
-            session,
-            slug=SLUG,
-            name="DR Congo minerals",
-            recovery_public_key=instance.settings.recovery_public_key,
-        )
-        made = [
-            create_user(
-                session,
-                username=name,
-                role=Role.INVESTIGATOR,
-                password=PASSWORD,
-                grants=[DeskGrant(desk, key)],
-            )
-            for name in ("investigator", "ana", "ben")
-        ]
-        return made[0].totp_secret, [m.user.id for m in made]
 
 
 def fill(connection: Connection, user_ids: list[int]) -> None:
@@ -197,11 +178,6 @@ def insert(connection: Connection, name: str, rows: list[dict[str, Any]]) -> Non
 # -- the measurements -------------------------------------------------------------------------
 
 
-def check(condition: bool, problem: str) -> None:
-    if not condition:
-        raise SystemExit(f"benchmark setup is wrong: {problem}")
-
-
 def median_ms(run: Callable[[], object]) -> float:
     run()  # warm caches and the connection pool
     times = []
@@ -241,22 +217,7 @@ def measure(instance: Instance, secret: str) -> dict[str, float]:
                 return found
 
         figures[f"{name}_ms"] = median_ms(page)
-    app = create_app(instance.settings, instance)
-    app.config["TESTING"] = True
-    app.config["PREFERRED_URL_SCHEME"] = "https"  # the casework's cookies are Secure
-    client = app.test_client()
-    login = client.get("/login").get_data(as_text=True)
-    token = login.split('name="csrf_token" type="hidden" value="', 1)[1].split('"', 1)[0]
-    signed_in = client.post(
-        "/login",
-        data={
-            "csrf_token": token,
-            "username": "investigator",
-            "password": PASSWORD,
-            "code": pyotp.TOTP(secret).now(),
-        },
-    )
-    check(signed_in.status_code == 303, f"sign-in answered {signed_in.status_code}")
+    client = signed_in_casework(instance, "investigator", secret)
     for name, (args, before) in queries.items():
         params = {**args, **({"before": before.token()} if before else {})}
 
@@ -278,7 +239,8 @@ def run(database: str, root: Path, server: str | None) -> dict[str, float]:
     created = init_instance(root / f"instance-{database}", database_url=url)
     instance = created.instance
     try:
-        secret, user_ids = make_staff(instance)
+        made = make_desk_staff(instance, ["investigator", "ana", "ben"])
+        secret, user_ids = made[0].totp_secret, [m.user.id for m in made]
         started = time.perf_counter()
         with instance.engine.begin() as connection:
             fill(connection, user_ids)

@@ -34,26 +34,25 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
-import pyotp
-
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 import casework.models  # noqa: E402, F401 - the casework's tables
-from bench.databases import main_over_databases  # noqa: E402
+from bench.databases import (  # noqa: E402
+    DESK_SLUG as SLUG,
+)
+from bench.databases import (  # noqa: E402
+    check,
+    main_over_databases,
+    make_desk_staff,
+    signed_in_casework,
+)
 from bench.sites_100k import make_sites  # noqa: E402 - the one generator of both benchmarks
-from casework import create_app  # noqa: E402
-from filon.accounts import DeskGrant, create_user  # noqa: E402
-from filon.db import transaction  # noqa: E402
-from filon.desks import create_desk  # noqa: E402
 from filon.instance import Instance, init_instance  # noqa: E402
-from filon.models import Role  # noqa: E402
 from tests import postgres  # noqa: E402
 
 SITES = 100_000
 RUNS = int(os.environ.get("RUNS", "25"))
-SLUG = "drc-minerals"
-PASSWORD = "bench-password-long-enough"  # noqa: S105 - a throwaway instance
 DRC = (12.2, -13.4, 31.3, 5.3)  # west, south, east, north
 TARGET_MS = 200
 
@@ -70,25 +69,6 @@ AREAS: dict[str, dict[str, str]] = {
 }
 
 
-def make_staff(instance: Instance) -> str:
-    """The desk and its investigator; returns the TOTP secret."""
-    with transaction(instance.sessions) as session:
-        desk, key = create_desk(
-            session,
-            slug=SLUG,
-            name="DR Congo minerals",
-            recovery_public_key=instance.settings.recovery_public_key,
-        )
-        made = create_user(
-            session,
-            username="investigator",
-            role=Role.INVESTIGATOR,
-            password=PASSWORD,
-            grants=[DeskGrant(desk, key)],
-        )
-        return made.totp_secret
-
-
 def median_ms(run: Callable[[], object]) -> float:
     run()  # warm caches and the connection pool
     times = []
@@ -99,28 +79,8 @@ def median_ms(run: Callable[[], object]) -> float:
     return round(statistics.median(times) * 1000, 1)
 
 
-def check(condition: bool, problem: str) -> None:
-    if not condition:
-        raise SystemExit(f"benchmark setup is wrong: {problem}")
-
-
 def measure(instance: Instance, secret: str) -> dict[str, float]:
-    app = create_app(instance.settings, instance)
-    app.config["TESTING"] = True
-    app.config["PREFERRED_URL_SCHEME"] = "https"  # the casework's cookies are Secure
-    client = app.test_client()
-    login = client.get("/login").get_data(as_text=True)
-    token = login.split('name="csrf_token" type="hidden" value="', 1)[1].split('"', 1)[0]
-    signed_in = client.post(
-        "/login",
-        data={
-            "csrf_token": token,
-            "username": "investigator",
-            "password": PASSWORD,
-            "code": pyotp.TOTP(secret).now(),
-        },
-    )
-    check(signed_in.status_code == 303, f"sign-in answered {signed_in.status_code}")
+    client = signed_in_casework(instance, "investigator", secret)
     figures: dict[str, float] = {}
     for name, params in AREAS.items():
 
@@ -150,7 +110,7 @@ def run(database: str, root: Path, server: str | None) -> dict[str, float]:
     created = init_instance(root / f"instance-{database}", database_url=url)
     instance = created.instance
     try:
-        secret = make_staff(instance)
+        secret = make_desk_staff(instance, ["investigator"])[0].totp_secret
         started = time.perf_counter()
         make_sites(instance.engine, SITES, seed=20261122)
         load = time.perf_counter() - started

@@ -45,7 +45,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 import casework.models  # noqa: E402, F401 - the casework's tables
-from bench.databases import main_over_databases  # noqa: E402
+from bench.databases import check, main_over_databases  # noqa: E402
 from casework.geo import bounding_box, nearest_sites  # noqa: E402
 from casework.models import MineSite  # noqa: E402
 from filon import schema  # noqa: E402
@@ -138,11 +138,6 @@ def make_sites(engine: Engine, n: int, seed: int) -> int:
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
             connection.execute(text("VACUUM ANALYZE mine_sites"))
     return n
-
-
-def check(condition: bool, problem: str) -> None:
-    if not condition:
-        raise SystemExit(f"benchmark setup is wrong: {problem}")
 
 
 def median_ms(
