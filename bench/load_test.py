@@ -154,17 +154,18 @@ def source(url: str, file_mib: int, deadline: float, seed: int) -> list[Sample]:
             for index, chunk in enumerate(chunks):
                 timed(samples, "source", "chunk", client.put_chunk, upload, index, chunk)
             entry = {**template, "upload_id": upload}
-            timed(
-                samples,
-                "source",
-                "submit",
-                lambda: client.send_submission(  # noqa: B023 - called at once
-                    desk=DESK,
-                    lang="fr",
-                    answers={"report": "Rapport de charge: des sacs pesés à la barrière."},
-                    entries=[entry],  # noqa: B023
-                ),
-            )
+            timed(samples, "source", "key", client.fetch_key)  # a fresh challenge
+            envelope = {
+                "v": 1,
+                "desk": DESK,
+                "lang": "fr",
+                "codename": None,
+                "answers": {"report": "Rapport de charge: des sacs pesés à la barrière."},
+                "files": [entry],
+            }
+            # Sealing and the proof of work are the source's phone's time, not the server's.
+            payload, _ = client.seal_envelope(envelope, pow_=True)
+            timed(samples, "source", "submit", client.post_json, "/api/v1/submissions", payload)
         except (OSError, ServerError, ValueError):
             time.sleep(1)  # counted; a real client backs off too
     return samples

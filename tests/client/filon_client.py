@@ -165,6 +165,15 @@ class Client:
 
     def sealed_request(self, path: str, envelope: dict[str, Any], *, pow_: bool) -> dict[str, Any]:
         """Seal an envelope with a fresh reply_to key, post it, open the sealed answer."""
+        payload, reply_key = self.seal_envelope(envelope, pow_=pow_)
+        answer = self.post_json(path, payload)
+        return json.loads(SealedBox(reply_key).decrypt(unb64(answer["sealed"])))
+
+    def seal_envelope(
+        self, envelope: dict[str, Any], *, pow_: bool
+    ) -> tuple[dict[str, Any], PrivateKey]:
+        """The request body of a sealed envelope (proof of work solved if asked), and the key
+        that opens the answer."""
         reply_key = PrivateKey.generate()
         envelope = {**envelope, "reply_to": b64(bytes(reply_key.public_key))}
         sealed = SealedBox(PublicKey(unb64(self.key_info["public_key"]))).encrypt(
@@ -177,8 +186,7 @@ class Client:
                 "challenge": self.key_info["pow"]["challenge"],
                 "nonce": self.solve(challenge, self.key_info["pow"]["difficulty"]),
             }
-        answer = self.post_json(path, payload)
-        return json.loads(SealedBox(reply_key).decrypt(unb64(answer["sealed"])))
+        return payload, reply_key
 
     def submit(
         self,
