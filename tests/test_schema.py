@@ -101,6 +101,18 @@ def insert_submission(connection: Connection, status: str) -> None:
     )
 
 
+def insert_evidence(connection: Connection, blob_id: str) -> None:
+    """One cleaned image file on each submission (an older revision's columns)."""
+    connection.execute(
+        text(
+            "INSERT INTO evidence (submission_id, blob_id, sealed_file_key, cleaning_status,"
+            " kind, ciphertext_size) SELECT id, :blob, :key, 'cleaned', 'image', 100"
+            " FROM submissions"
+        ),
+        {"blob": blob_id, "key": b"\x06" * 80},
+    )
+
+
 def test_upgrade_from_0001_keeps_data(engine: Engine) -> None:
     """Every migration upgrades a database holding data; 0002 adds uploads beside it."""
     schema.upgrade(engine, "0001")
@@ -239,14 +251,7 @@ def test_upgrade_from_0005_keeps_cases_and_adds_evidence_links_and_merges(engine
     with engine.begin() as connection:
         insert_desk(connection)
         insert_submission(connection, "attached")
-        connection.execute(
-            text(
-                "INSERT INTO evidence (submission_id, blob_id, sealed_file_key, cleaning_status,"
-                " kind, ciphertext_size) SELECT id, 'b' , :key, 'cleaned', 'image', 100"
-                " FROM submissions"
-            ),
-            {"key": b"\x06" * 80},
-        )
+        insert_evidence(connection, "b")
         for title in ("Coltan", "Tin"):
             connection.execute(
                 text(
@@ -434,14 +439,7 @@ def test_upgrade_from_0008_keeps_the_registers_and_adds_geotags(engine: Engine) 
         insert_desk(connection)
         insert_user(connection, "investigator")
         insert_submission(connection, "read")
-        connection.execute(
-            text(
-                "INSERT INTO evidence (submission_id, blob_id, sealed_file_key, cleaning_status,"
-                " kind, ciphertext_size) SELECT id, :blob, :key, 'cleaned', 'image', 100"
-                " FROM submissions"
-            ),
-            {"blob": "a" * 32, "key": b"\x05" * 80},
-        )
+        insert_evidence(connection, "a" * 32)
         connection.execute(
             text(
                 "INSERT INTO cases (desk_id, title, status, priority, summary, minerals,"
@@ -497,14 +495,7 @@ def test_upgrade_from_0008_keeps_links_and_adds_desk_links_and_site_and_actor_ta
     with engine.begin() as connection:
         insert_desk(connection)
         insert_submission(connection, "attached")
-        connection.execute(
-            text(
-                "INSERT INTO evidence (submission_id, blob_id, sealed_file_key, cleaning_status,"
-                " kind, ciphertext_size) SELECT id, 'b', :key, 'cleaned', 'image', 100"
-                " FROM submissions"
-            ),
-            {"key": b"\x06" * 80},
-        )
+        insert_evidence(connection, "b")
         connection.execute(
             text(
                 "INSERT INTO mine_sites (dataset, external_id, name, latitude, longitude,"
