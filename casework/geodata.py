@@ -28,9 +28,9 @@ import json
 import math
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, and_, or_, select
+from sqlalchemy import ColumnElement, CompoundSelect, and_, or_, select, union
 from sqlalchemy.orm import Session
 
 from casework import audit
@@ -72,6 +72,9 @@ CHAIN_LINK_COLUMNS = (
 _METRES_PER_DEGREE = math.pi * EARTH_RADIUS_KM * 1000 / 180
 
 
+_Row = TypeVar("_Row", MineSite, Actor, ChainLink)
+
+
 class InvalidPrecision(ValueError):
     """The decimal places asked for a geotag export are not 0 to 6 (the view answers 400)."""
 
@@ -95,17 +98,31 @@ def desk_scope(session: Session, *, desk_id: int) -> Scope:
     own = _links(session, ChainLink.desk_id == desk_id)
     sites = set(evidence.sites) | {link.from_site_id for link in own if link.from_site_id}
     actors = set(evidence.actors) | _actor_ends(own)
+    # The same sets again as subqueries: a desk may name more sites than a query can bind.
+    of_desk = EvidenceLink.desk_id == desk_id
+    own_links = ChainLink.desk_id == desk_id
+    named_sites = union(
+        select(EvidenceLink.site_id).where(of_desk, EvidenceLink.site_id.is_not(None)),
+        select(ChainLink.from_site_id).where(own_links, ChainLink.from_site_id.is_not(None)),
+    )
+    named_actors: CompoundSelect = union(
+        select(EvidenceLink.actor_id).where(of_desk, EvidenceLink.actor_id.is_not(None)),
+        select(ChainLink.from_actor_id).where(own_links, ChainLink.from_actor_id.is_not(None)),
+        select(ChainLink.to_actor_id).where(own_links),
+    )
     touching = _links(
         session,
         ChainLink.desk_id.is_(None),
         or_(
-            ChainLink.from_site_id.in_(sorted(sites)),
-            ChainLink.from_actor_id.in_(sorted(actors)),
-            ChainLink.to_actor_id.in_(sorted(actors)),
+            ChainLink.from_site_id.in_(named_sites),
+            ChainLink.from_actor_id.in_(named_actors),
+            ChainLink.to_actor_id.in_(named_actors),
         ),
     )
     supported = _links(
-        session, ChainLink.id.in_(sorted(evidence.chain_links)), visible_links([desk_id])
+        session,
+        ChainLink.id.in_(select(EvidenceLink.chain_link_id).where(of_desk)),
+        visible_links([desk_id]),
     )
     links = {link.id: link for link in [*own, *touching, *supported]}
     geotags = session.scalars(select(Geotag.id).where(Geotag.desk_id == desk_id))
@@ -149,9 +166,11 @@ def case_scope(
         EvidenceLink.desk_id == desk_id,
         or_(EvidenceLink.evidence_id.in_(files), EvidenceLink.case_id.in_(cases)),
     )
-    links = _links(
-        session, ChainLink.id.in_(sorted(evidence.chain_links)), visible_links([desk_id])
-    )
+    links = [
+        link
+        for link in _by_ids(session, ChainLink, evidence.chain_links)
+        if link.desk_id is None or link.desk_id == desk_id  # chains.visible_links
+    ]
     return _scope(geotags, links, set(evidence.sites), set(evidence.actors))
 
 
@@ -390,15 +409,10 @@ def place_data(
     evidence_of: EvidenceOf,
 ) -> PlaceData:
     """Read and serialize a scope; ``decimals`` None leaves every geotag out."""
-    sites = list(
-        session.scalars(
-            select(MineSite).where(MineSite.id.in_(sorted(scope.sites))).order_by(MineSite.id)
-        )
-    )
-    actors = list(
-        session.scalars(select(Actor).where(Actor.id.in_(sorted(scope.actors))).order_by(Actor.id))
-    )
-    links = _links(session, ChainLink.id.in_(sorted(scope.chain_links)))
+    sites = _by_ids(session, MineSite, scope.sites)
+    actors = _by_ids(session, Actor, scope.actors)
+    links = _by_ids(session, ChainLink, scope.chain_links)
+    evidence = evidence_of.for_links(session, [link.id for link in links])
     site_names = {s.id: s.name for s in sites}
     actor_names = {a.id: a.name for a in actors}
     geotags = [] if decimals is None else _geotag_rows(session, scope.geotags)
@@ -414,7 +428,7 @@ def place_data(
                     if link.from_site_id is not None
                     else actor_names[link.from_actor_id or 0],
                     actor_names[link.to_actor_id],
-                    evidence_of.of(session, link.id),
+                    evidence[link.id],
                 )
             )
             for link in links
@@ -438,29 +452,39 @@ class EvidenceOf:
         self.case_ids = sorted(case_ids)
         self.paths = paths
 
-    def of(self, session: Session, chain_link_id: int) -> int | tuple[str, ...]:
-        """The count (or the paths) of this export's evidence supporting one link."""
-        where = [EvidenceLink.chain_link_id == chain_link_id, EvidenceLink.desk_id == self.desk_id]
-        if self.evidence_ids is not None:
-            where.append(
-                or_(
-                    EvidenceLink.evidence_id.in_(self.evidence_ids),
-                    EvidenceLink.case_id.in_(self.case_ids),
+    def for_links(
+        self, session: Session, chain_link_ids: list[int]
+    ) -> dict[int, int | tuple[str, ...]]:
+        """The count (or the paths) of this export's evidence supporting each link."""
+        found: dict[int, list[tuple[int | None, int | None]]] = {i: [] for i in chain_link_ids}
+        for chunk in _chunks(chain_link_ids):
+            where = [EvidenceLink.chain_link_id.in_(chunk), EvidenceLink.desk_id == self.desk_id]
+            if self.evidence_ids is not None:
+                where.append(
+                    or_(
+                        EvidenceLink.evidence_id.in_(self.evidence_ids),
+                        EvidenceLink.case_id.in_(self.case_ids),
+                    )
                 )
+            rows = session.execute(
+                select(EvidenceLink.chain_link_id, EvidenceLink.evidence_id, EvidenceLink.case_id)
+                .where(*where)
+                .order_by(EvidenceLink.id)
             )
-        rows = session.execute(
-            select(EvidenceLink.evidence_id, EvidenceLink.case_id)
-            .where(*where)
-            .order_by(EvidenceLink.id)
-        ).all()
+            for link_id, evidence_id, case_id in rows:
+                if link_id is not None:  # always (the IN above): said for the type checker
+                    found[link_id].append((evidence_id, case_id))
+        return {link_id: self._said(pairs) for link_id, pairs in found.items()}
+
+    def _said(self, pairs: list[tuple[int | None, int | None]]) -> int | tuple[str, ...]:
         if self.paths is None:
-            return len(rows)
-        found = [
-            self.paths[r.evidence_id] if r.evidence_id is not None else f"case {r.case_id}"
-            for r in rows
-            if r.evidence_id is None or r.evidence_id in self.paths
-        ]
-        return tuple(sorted(set(found)))
+            return len(pairs)
+        said = {
+            self.paths[evidence_id] if evidence_id is not None else f"case {case_id}"
+            for evidence_id, case_id in pairs
+            if evidence_id is None or evidence_id in self.paths
+        }
+        return tuple(sorted(said))
 
 
 def case_evidence_ids(session: Session, case_id: int) -> list[int]:
@@ -480,24 +504,47 @@ def case_ids(session: Session, case_id: int) -> list[int]:
     return [case_id, *_merged_into(session, case_id)]
 
 
+# Ids bound in one query: SQLite allows 32,766 parameters, and long lists plan slowly.
+CHUNK = 5000
+
+
+def _chunks(ids: Collection[int]) -> list[list[int]]:
+    ordered = sorted(ids)
+    return [ordered[i : i + CHUNK] for i in range(0, len(ordered), CHUNK)]
+
+
+def _by_ids(session: Session, model: type[_Row], ids: Collection[int]) -> list[_Row]:
+    """The rows with these ids, by id, a chunk of ids per query."""
+    found = [
+        row
+        for chunk in _chunks(ids)
+        for row in session.scalars(select(model).where(model.id.in_(chunk)))
+    ]
+    return sorted(found, key=lambda row: row.id)
+
+
 def _geotag_rows(session: Session, ids: Collection[int]) -> list[PlacedRow]:
-    found = session.execute(
-        select(Geotag, Submission.reference)
-        .join(Submission, Submission.id == Geotag.submission_id)
-        .where(Geotag.id.in_(sorted(ids)))
-        .order_by(Geotag.id)
-    ).all()
-    submissions = {geotag.submission_id for geotag, _ in found}
+    found = [
+        row
+        for chunk in _chunks(ids)
+        for row in session.execute(
+            select(Geotag, Submission.reference)
+            .join(Submission, Submission.id == Geotag.submission_id)
+            .where(Geotag.id.in_(chunk))
+        ).all()
+    ]
+    found.sort(key=lambda row: row[0].id)
     numbers: dict[int, int] = {}
-    files = session.execute(
-        select(Evidence.id, Evidence.submission_id)
-        .where(Evidence.submission_id.in_(sorted(submissions)))
-        .order_by(Evidence.submission_id, Evidence.id)
-    )
     counter: dict[int, int] = {}
-    for evidence_id, submission_id in files:
-        counter[submission_id] = counter.get(submission_id, 0) + 1
-        numbers[evidence_id] = counter[submission_id]
+    for chunk in _chunks({geotag.submission_id for geotag, _ in found}):
+        files = session.execute(
+            select(Evidence.id, Evidence.submission_id)
+            .where(Evidence.submission_id.in_(chunk))
+            .order_by(Evidence.submission_id, Evidence.id)
+        )
+        for evidence_id, submission_id in files:
+            counter[submission_id] = counter.get(submission_id, 0) + 1
+            numbers[evidence_id] = counter[submission_id]
     return [
         PlacedRow(geotag, reference, numbers.get(geotag.evidence_id or 0))
         for geotag, reference in found

@@ -464,3 +464,27 @@ def test_geotags_are_rounded_and_their_precision_widened_by_the_rounding(
     assert stated == max(geo.CONSENTED_PRECISION_M, geodata.rounding_error_m(decimals))
     assert stated >= moved_m
     assert exported_events(instance)[-1]["decimals"] == decimals
+
+
+def test_evidence_documenting_an_actor_brings_in_the_shared_links_that_touch_it(
+    staff: Staff, instance: Instance, world: World
+) -> None:
+    with transaction(instance.sessions) as session:
+        rival = session.scalars(select(Actor).where(Actor.name == "Comptoir Rival")).one()
+        chains.link_evidence(
+            session,
+            user=get_user(session, "investigator"),
+            slug=DESK,
+            reference=world.refs[0],
+            numbers=[1],
+            actor_id=rival.id,
+        )
+    staff.log_in()
+    _, _, body = get(staff.client, f"/desks/{DESK}/export/chain-links.csv")
+    assert {int(r["id"]) for r in rows(body)} == {world.shared, world.link, world.far_shared}
+    _, _, body = get(staff.client, f"/desks/{DESK}/export/sites.geojson")
+    names = [f["properties"]["name"] for f in json.loads(body)["features"]]
+    assert sorted(names) == ["Bisie", "Rubaya D2"]  # the far link's site comes with it
+    # The case's export still holds only what its files support: a documented actor is no link.
+    _, _, body = get(staff.client, f"/cases/{world.case}/export/chain-links.csv")
+    assert {int(r["id"]) for r in rows(body)} == {world.link}
