@@ -92,8 +92,14 @@ class Scope:
     actors: frozenset[int]
 
 
-def desk_scope(session: Session, *, desk_id: int) -> Scope:
-    """What a desk's export holds; the caller has checked the user is a member."""
+def desk_scope(session: Session, *, desk_id: int, links: bool = True) -> Scope:
+    """What a desk's export holds; the caller has checked the user is a member.
+
+    ``links`` False: the geotags alone, for the one file that needs nothing else.
+    """
+    geotags = session.scalars(select(Geotag.id).where(Geotag.desk_id == desk_id))
+    if not links:
+        return _scope(geotags, [], set(), set())
     evidence = _evidence_links(session, EvidenceLink.desk_id == desk_id)
     own = _links(session, ChainLink.desk_id == desk_id)
     sites = set(evidence.sites) | {link.from_site_id for link in own if link.from_site_id}
@@ -124,9 +130,8 @@ def desk_scope(session: Session, *, desk_id: int) -> Scope:
         ChainLink.id.in_(select(EvidenceLink.chain_link_id).where(of_desk)),
         visible_links([desk_id]),
     )
-    links = {link.id: link for link in [*own, *touching, *supported]}
-    geotags = session.scalars(select(Geotag.id).where(Geotag.desk_id == desk_id))
-    return _scope(geotags, links.values(), sites, actors)
+    found = {link.id: link for link in [*own, *touching, *supported]}
+    return _scope(geotags, found.values(), sites, actors)
 
 
 def case_scope(
@@ -401,21 +406,26 @@ class PlaceData:
         }
 
 
+PARTS = frozenset({"sites", "geotags", "actors", "chain_links"})
+
+
 def place_data(
     session: Session,
     scope: Scope,
     *,
     decimals: int | None,
     evidence_of: EvidenceOf,
+    parts: Collection[str] = PARTS,
 ) -> PlaceData:
-    """Read and serialize a scope; ``decimals`` None leaves every geotag out."""
-    sites = _by_ids(session, MineSite, scope.sites)
-    actors = _by_ids(session, Actor, scope.actors)
-    links = _by_ids(session, ChainLink, scope.chain_links)
+    """Read and serialize a scope's ``parts``; ``decimals`` None leaves every geotag out."""
+    sites = _by_ids(session, MineSite, scope.sites) if "sites" in parts else []
+    actors = _by_ids(session, Actor, scope.actors) if "actors" in parts else []
+    links = _by_ids(session, ChainLink, scope.chain_links) if "chain_links" in parts else []
     evidence = evidence_of.for_links(session, [link.id for link in links])
-    site_names = {s.id: s.name for s in sites}
-    actor_names = {a.id: a.name for a in actors}
-    geotags = [] if decimals is None else _geotag_rows(session, scope.geotags)
+    site_names = _names(session, MineSite, {link.from_site_id or 0 for link in links})
+    actor_names = _names(session, Actor, _actor_ends(links))
+    wanted = decimals is not None and "geotags" in parts
+    geotags = _geotag_rows(session, scope.geotags) if wanted else []
     return PlaceData(
         sites=[site_feature(s) for s in sites],
         geotags=[geotag_feature(g, decimals=decimals) for g in geotags if decimals is not None],
@@ -523,6 +533,19 @@ def _by_ids(session: Session, model: type[_Row], ids: Collection[int]) -> list[_
     return sorted(found, key=lambda row: row.id)
 
 
+def _names(
+    session: Session, model: type[MineSite] | type[Actor], ids: Collection[int]
+) -> dict[int, str]:
+    """The names of these rows by id (only the two columns read)."""
+    return {
+        row_id: name
+        for chunk in _chunks(ids)
+        for row_id, name in session.execute(
+            select(model.id, model.name).where(model.id.in_(chunk))
+        ).all()
+    }
+
+
 def _geotag_rows(session: Session, ids: Collection[int]) -> list[PlacedRow]:
     found = [
         row
@@ -584,6 +607,11 @@ GEOJSON = "application/geo+json"
 CSV = "text/csv; charset=utf-8"
 # The files an export offers, by the name in its address.
 FILES = {"sites.geojson": GEOJSON, "geotags.geojson": GEOJSON, "chain-links.csv": CSV}
+FILE_PARTS = {
+    "sites.geojson": "sites",
+    "geotags.geojson": "geotags",
+    "chain-links.csv": "chain_links",
+}
 
 
 class CaseMerged(FilonError):
@@ -606,11 +634,13 @@ class Export:
 def desk_export(session: Session, *, user: User, slug: str, name: str, decimals: int) -> Export:
     """A desk's sites, geotags or chain links, for a member (else NotFound); audited."""
     desk = member_desk(session, user=user, slug=slug)
+    part = FILE_PARTS.get(name, "")
     data = place_data(
         session,
-        desk_scope(session, desk_id=desk.id),
+        desk_scope(session, desk_id=desk.id, links=part != "geotags"),
         decimals=check_decimals(decimals),
         evidence_of=EvidenceOf(desk_id=desk.id),
+        parts={part},
     )
     filename = f"{desk.slug}-{name}"
     return _export(session, user, desk, data, name, filename, {"scope": "desk"}, decimals)
@@ -632,6 +662,7 @@ def case_export(session: Session, *, user: User, case_id: int, name: str, decima
         case_scope(session, desk_id=desk.id, case_id=case.id, evidence_ids=files),
         decimals=check_decimals(decimals),
         evidence_of=EvidenceOf(desk_id=desk.id, evidence_ids=files, case_ids=cases),
+        parts={FILE_PARTS.get(name, "")},
     )
     details = {"scope": "case", "case": case.id}
     return _export(session, user, desk, data, name, f"case-{case.id}-{name}", details, decimals)
