@@ -140,10 +140,13 @@ def case_scope(
     desk_id: int,
     case_id: int,
     evidence_ids: Collection[int],
+    left_out: Collection[int] = (),
 ) -> Scope:
     """What a case's export holds, from the case and ``evidence_ids`` (its chosen files).
 
-    Cases merged into this one count as this one: their evidence links still name them.
+    A geotag of a file in ``left_out`` (a dossier's files not chosen) stays out with it, even
+    one that places the case. Cases merged into this one count as this one: their evidence
+    links still name them.
     """
     cases = [case_id, *_merged_into(session, case_id)]
     files = sorted(evidence_ids)
@@ -164,6 +167,7 @@ def case_scope(
                     ),
                 ),
             ),
+            or_(Geotag.evidence_id.is_(None), Geotag.evidence_id.not_in(sorted(left_out))),
         )
     )
     evidence = _evidence_links(

@@ -16,14 +16,17 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
-from casework import chains, geo, geodata
+from casework import cases, chains, geo, geodata
 from casework.dossier.export import ExportOptions
 from casework.models import Actor, ActorKind, ChainLink, MineSite
 from crypto.keys import fingerprint, format_fingerprint
 from filon.accounts import get_user, unlock_user_key
 from filon.db import current_hour, transaction
 from filon.instance import Instance
+from filon.models import Evidence, Submission
+from intake.demo import seed_submissions
 from tests.conftest import STAFF_PASSWORD, DeskSetup
 from tests.test_dossier_export import export, world  # noqa: F401 - world is a fixture
 from tests.test_dossier_verify import (
@@ -236,3 +239,48 @@ def test_a_dossier_without_locations_holds_no_geotag_and_without_the_file_no_lin
     assert json.loads(archive.read("data/geotags.geojson"))["features"] == []
     assert [link["id"] for link in manifest["chain_links"]] == [placed["link"]]
     assert str(round(PHOTO[0], 3)) not in archive.read("manifest.json").decode()
+
+
+def test_a_file_left_out_of_the_dossier_takes_its_geotag_and_its_links_with_it(
+    instance: Instance,
+    world: dict[str, object],  # noqa: F811
+    placed: dict[str, int],
+) -> None:
+    case_id = int(world["case"])  # type: ignore[call-overload]
+    refs: list[str] = world["refs"]  # type: ignore[assignment]
+    second = seed_submissions(instance, "drc-minerals")[0].receipt  # another photo
+    with transaction(instance.sessions) as session:
+        user = get_user(session, "investigator")
+        cases.link_evidence(
+            session, user=user, case_id=case_id, reference=second, number=1, comment=""
+        )
+        other = geo.geotag_from_file(
+            session,
+            user=user,
+            user_key=unlock_user_key(user, STAFF_PASSWORD),
+            reference=second,
+            number=1,
+            case_id=case_id,
+        )
+        first = session.scalars(
+            select(Evidence.id)
+            .join(Submission, Submission.id == Evidence.submission_id)
+            .where(Submission.reference == refs[0])
+        ).one()
+        other_id = other.id
+    both_files = json.loads(
+        zipfile.ZipFile(io.BytesIO(export(instance, case_id))).read("manifest.json")
+    )
+    assert sorted(g["id"] for g in both_files["geotags"]) == [placed["geotag"], other_id]
+    # Only the second photo: the first one's geotag and the link it supports stay out.
+    only = ExportOptions(evidence=frozenset(set(known_files(instance, case_id)) - {first}))
+    manifest = json.loads(
+        zipfile.ZipFile(io.BytesIO(export(instance, case_id, only))).read("manifest.json")
+    )
+    assert [g["id"] for g in manifest["geotags"]] == [other_id]
+    assert manifest["chain_links"] == []
+
+
+def known_files(instance: Instance, case_id: int) -> list[int]:
+    with instance.sessions() as session:
+        return geodata.case_evidence_ids(session, case_id)

@@ -291,7 +291,7 @@ def plan_export(
     ]
     submissions = _case_submissions(session, case, [s for s, _e in files])
     assignee = session.get(User, case.assignee_id) if case.assignee_id else None
-    places = _places(session, case, desk, planned, options)
+    places = _places(session, case, desk, planned, options, left_out=known)
     return ExportPlan(
         case={
             "id": case.id,
@@ -318,7 +318,13 @@ def plan_export(
 
 
 def _places(
-    session: Session, case: Case, desk: Desk, planned: list[PlannedFile], options: ExportOptions
+    session: Session,
+    case: Case,
+    desk: Desk,
+    planned: list[PlannedFile],
+    options: ExportOptions,
+    *,
+    left_out: set[int],
 ) -> geodata.PlaceData:
     """The case's places and chain links, from the files chosen for this dossier.
 
@@ -327,7 +333,13 @@ def _places(
     """
     chosen = [f.evidence_id for f in planned]
     cases = geodata.case_ids(session, case.id)
-    scope = geodata.case_scope(session, desk_id=desk.id, case_id=case.id, evidence_ids=chosen)
+    scope = geodata.case_scope(
+        session,
+        desk_id=desk.id,
+        case_id=case.id,
+        evidence_ids=chosen,
+        left_out=left_out - set(chosen),
+    )
     return geodata.place_data(
         session,
         scope,
