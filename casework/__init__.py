@@ -11,6 +11,7 @@ from casework.errors import PortsMissing
 from casework.views import account, admin, auth, desks, maps
 from casework.views import cases as case_views  # not `cases`: that is the service module
 from casework.views import dossier as dossier_views  # not `dossier`: that is the package
+from casework.views import exports as export_views
 from casework.views import geotags as geotag_views  # not `geotags`: too near casework.geo
 from casework.views import inbox as inbox_views  # not `inbox`: that is the service module
 from casework.views import registers as register_views
@@ -62,6 +63,7 @@ def create_app(
     app.register_blueprint(geotag_views.bp)
     app.register_blueprint(register_views.bp)
     app.register_blueprint(maps.bp)
+    app.register_blueprint(export_views.bp)
     app.register_error_handler(NotFound, _not_found)
     app.register_error_handler(PortsMissing, _unavailable)
     app.register_error_handler(OperationalError, _database_unavailable)

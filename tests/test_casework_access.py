@@ -235,6 +235,9 @@ CALLS: dict[tuple[str, str], Call] = {
     # The desk's map and its features (organisation-wide sites; desk content joins later).
     ("maps.map_page", "GET"): Call(f"/desks/{DESK}/map"),
     ("maps.features", "GET"): Call(f"/desks/{DESK}/map/features.geojson?bbox=26,-5,30,0"),
+    # Exports of places and chain links: any member, audited; the world's geotag is in.
+    ("exports.desk_file", "GET"): Call(f"/desks/{DESK}/export/geotags.geojson?precision=3"),
+    ("exports.case_file", "GET"): Call("/cases/{case}/export/chain-links.csv"),
     # The map's libraries and basemap: the same public files for everyone, as the stylesheet.
     ("maps.vendor", "GET"): Call("/map/vendor/leaflet.js"),
     ("maps.basemap", "GET"): Call("/map/basemap/countries.geojson"),
@@ -418,6 +421,8 @@ def desk_outcomes(role: str) -> dict[tuple[str, str], Outcome]:
         ("desks.audit_trail", "GET"): (200, None),
         ("maps.map_page", "GET"): (200, None),
         ("maps.features", "GET"): (200, None),
+        ("exports.desk_file", "GET"): (200, None),
+        ("exports.case_file", "GET"): (200, None),
         ("inbox.selection", "POST"): (303, f"/desks/{DESK}"),
         ("inbox.save_search", "POST"): (303, f"/desks/{DESK}?status=read"),
         # A saved search is its owner's alone: another member finds none.
@@ -500,6 +505,8 @@ AUDITED = {
     ("geotags.delete", "POST"): ["geotag_deleted"],
     ("registers.chain_link_create", "POST"): ["chain_link_created"],
     ("registers.actor_create", "POST"): ["actor_created"],
+    ("exports.desk_file", "GET"): ["register_exported"],
+    ("exports.case_file", "GET"): ["register_exported"],
 }
 
 
@@ -616,6 +623,12 @@ def check_content(
         ("cases.listing", "GET"): lambda: all_in(text, [CASE_TITLE]),
         ("maps.map_page", "GET"): lambda: all_in(text, ["Map: ", 'id="map"']),
         ("maps.features", "GET"): lambda: all_in(text, ['"type":"FeatureCollection"']),
+        ("exports.desk_file", "GET"): lambda: check_export(
+            response, text, "application/geo+json", [f'"submission":"{world.refs[0]}"', "-1.58"]
+        ),
+        ("exports.case_file", "GET"): lambda: check_export(
+            response, text, "text/csv; charset=utf-8", ["id,from_kind,from_id,from_name"]
+        ),
         ("maps.vendor", "GET"): lambda: all_in(text, ["Leaflet 1.9.4"]),
         ("maps.basemap", "GET"): lambda: all_in(text, ['"MultiLineString"']),
         ("cases.case", "GET"): lambda: all_in(text, [CASE_TITLE, NOTE, world.refs[0]]),
@@ -642,6 +655,12 @@ def check_content(
 def all_in(text: str, wanted: list[str]) -> None:
     for value in wanted:
         assert value in text, value
+
+
+def check_export(response: TestResponse, text: str, media_type: str, wanted: list[str]) -> None:
+    assert response.headers["Content-Type"] == media_type
+    assert response.headers["Content-Disposition"].startswith("attachment; filename=")
+    all_in(text, wanted)
 
 
 def check_probe(response: TestResponse, body: bytes) -> None:
@@ -837,6 +856,10 @@ BAD_GETS = [
     (f"/desks/{DESK}/map/features.geojson?since=2024-02-30", 400),
     (f"/desks/{DESK}/map/features.geojson?mineral=%00", 400),
     ("/desks/no-such-desk/map/features.geojson", 404),
+    (f"/desks/{DESK}/export/geotags.geojson?precision=9", 400),
+    (f"/desks/{DESK}/export/sites.kml", 404),
+    ("/desks/no-such-desk/export/sites.geojson", 404),
+    ("/cases/99999/export/chain-links.csv", 404),
     ("/map/vendor/../package.json", 404),
 ]
 

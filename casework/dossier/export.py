@@ -39,7 +39,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 import filon
-from casework import audit
+from casework import audit, geodata
 from casework.cases import case_timeline, member_case, merged_into
 from casework.models import Case, CaseEvidence, CaseSubmission
 from crypto.keys import BoxKeyPair, SigningKeyPair, b64encode, fingerprint, format_fingerprint
@@ -61,8 +61,6 @@ EXPORTED = "dossier_exported"
 REDACTED = "[redacted]"
 MAX_PRECISION = 6  # decimal places of a coordinate: about 10 cm, more than any phone knows
 VERIFY_SOURCE = Path(filon.__file__).parent / "dossier_verify.py"
-CHAIN_LINKS_HEADER = b"from,to,mineral,period_start,period_end,evidence\r\n"
-EMPTY_GEOJSON = b'{"type":"FeatureCollection","features":[]}\n'
 
 
 class ExportRefused(FilonError):
@@ -145,6 +143,11 @@ class ExportPlan:
     files: list[PlannedFile]
     submissions: list[PlannedSubmission]
     timeline: list[dict[str, Any]]
+    # The case's mine sites, actors, chain links and geotags (casework.geodata's case scope,
+    # from the chosen files); geotags rounded as the location option says, or left out.
+    places: geodata.PlaceData = field(
+        default_factory=lambda: geodata.PlaceData(sites=[], geotags=[], actors=[], chain_links=[])
+    )
 
 
 @dataclass
@@ -288,6 +291,7 @@ def plan_export(
     ]
     submissions = _case_submissions(session, case, [s for s, _e in files])
     assignee = session.get(User, case.assignee_id) if case.assignee_id else None
+    places = _places(session, case, desk, planned, options, left_out=known)
     return ExportPlan(
         case={
             "id": case.id,
@@ -309,6 +313,43 @@ def plan_export(
         files=planned,
         submissions=[_plan_submission(s, documents, options) for s in submissions],
         timeline=case_timeline(session, desk, case),
+        places=places,
+    )
+
+
+def _places(
+    session: Session,
+    case: Case,
+    desk: Desk,
+    planned: list[PlannedFile],
+    options: ExportOptions,
+    *,
+    left_out: set[int],
+) -> geodata.PlaceData:
+    """The case's places and chain links, from the files chosen for this dossier.
+
+    A geotag of a file left out stays out with it, and a chain link is listed only when a
+    chosen file (or the case itself) supports it, with those files' paths in the dossier.
+    """
+    chosen = [f.evidence_id for f in planned]
+    cases = geodata.case_ids(session, case.id)
+    scope = geodata.case_scope(
+        session,
+        desk_id=desk.id,
+        case_id=case.id,
+        evidence_ids=chosen,
+        left_out=left_out - set(chosen),
+    )
+    return geodata.place_data(
+        session,
+        scope,
+        decimals=options.location_precision,  # None: no geotag at all
+        evidence_of=geodata.EvidenceOf(
+            desk_id=desk.id,
+            evidence_ids=chosen,
+            case_ids=cases,
+            paths={f.evidence_id: f.path for f in planned},
+        ),
     )
 
 
@@ -512,9 +553,9 @@ def build_dossier(
         Entry(path=f.path, size=f.size, sha256=hashes[f.evidence_id], planned=f) for f in plan.files
     ]
     for path, data in [
-        ("data/sites.geojson", EMPTY_GEOJSON),
-        ("data/geotags.geojson", EMPTY_GEOJSON),
-        ("data/chain_links.csv", CHAIN_LINKS_HEADER),
+        ("data/sites.geojson", plan.places.sites_geojson()),
+        ("data/geotags.geojson", plan.places.geotags_geojson()),
+        ("data/chain_links.csv", plan.places.chain_links_csv()),
         ("report.pdf", report),
         ("verify.py", VERIFY_SOURCE.read_bytes()),
         ("README.txt", readme(fp).encode("utf-8")),
@@ -553,10 +594,7 @@ def manifest_bytes(
         "signing_key": b64encode(signing_key.public),
         "signing_key_fingerprint": fingerprint(signing_key.public),
         "files": files,
-        "mine_sites": [],
-        "actors": [],
-        "chain_links": [],
-        "geotags": [],
+        **plan.places.manifest_lists(),
     }
     return (canonical_json(manifest) + "\n").encode("utf-8")
 

@@ -62,8 +62,7 @@ def render_report(
     _answers(pdf, plan)
     _locations(pdf, plan)
     _custody(pdf, plan)
-    _heading(pdf, "Supply-chain links")
-    _text(pdf, "None recorded yet: no mine site, actor or chain link is linked to this case.")
+    _supply_chain(pdf, plan)
     return bytes(pdf.output())
 
 
@@ -213,3 +212,31 @@ def _custody(pdf: FPDF, plan: ExportPlan) -> None:
         _text(pdf, f"{submission.reference}: {len(events)} events ({actions})")
         if events:
             _text(pdf, f"Last event hash: {events[-1]['hash']}", size=8)
+
+
+def _supply_chain(pdf: FPDF, plan: ExportPlan) -> None:
+    places = plan.places
+    _heading(pdf, "Supply-chain links")
+    if not places.chain_links:
+        _text(pdf, "None recorded yet: no chain link is supported by this case's evidence.")
+    for link in places.chain_links:
+        start, end = link["period_start"] or "…", link["period_end"] or "…"
+        register = "shared register" if link["shared"] else "this desk"
+        _text(pdf, f"{link['from_name']} → {link['to_name']}", bold=True)
+        _text(pdf, f"{link['mineral']}, {start} to {end} ({register}, link {link['id']})", size=9)
+        evidence = "; ".join(link["evidence"]) or "none in this dossier"
+        _text(pdf, f"Evidence: {evidence}", size=9)
+        pdf.ln(1)
+    if places.sites or places.actors:
+        sites = [
+            f"{f['properties']['name']} ({f['properties']['external_id']})" for f in places.sites
+        ]
+        actors = [f"{a['name']} ({a['kind']})" for a in places.actors]
+        _field(pdf, "Mine sites", "; ".join(sites) or "none")
+        _field(pdf, "Actors", "; ".join(actors) or "none")
+    _text(
+        pdf,
+        f"data/ holds them as GeoJSON and CSV: {len(places.sites)} mine sites, "
+        f"{len(places.geotags)} geotags, {len(places.chain_links)} chain links.",
+        size=9,
+    )
