@@ -8,8 +8,6 @@ import json
 import os
 import stat
 import struct
-import subprocess
-import sys
 import tracemalloc
 import uuid
 from collections.abc import Iterator
@@ -48,9 +46,8 @@ from filon.settings import Settings
 from filon.submissions import open_submission, write_evidence
 from intake.demo import SAMPLES, seed_submissions
 from tests import postgres
+from tests.command import filon
 from tests.conftest import DATABASES, DeskSetup
-
-FILON = [sys.executable, "-m", "filon"]
 
 
 @pytest.fixture
@@ -303,18 +300,6 @@ def test_damage_found_only_while_decrypting_leaves_no_table_behind(
             engine = make_engine(database_url)
             assert inspect(engine).get_table_names() == []
             engine.dispose()
-
-
-def filon(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*FILON, *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**os.environ},
-        check=False,
-    )
 
 
 def test_the_commands_back_up_restore_and_open_a_submission(

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import re
 import shutil
 import signal
 import socket
 import sqlite3
 import subprocess
-import sys
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,23 +18,9 @@ import pytest
 
 from crypto.keys import fingerprint
 from crypto.signing import verify_detached
+from tests.command import FILON, filon
 
-FILON = [sys.executable, "-m", "filon"]
 DEMO_PASSWORD = "demo-password-for-tests"
-
-
-def filon(
-    *args: str, stdin: str = "", env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*FILON, *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**os.environ, **(env or {})},
-        check=False,
-    )
 
 
 @pytest.fixture(scope="module")

@@ -6,10 +6,7 @@ import datetime as dt
 import email
 import email.policy
 import logging
-import os
 import re
-import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from email.message import EmailMessage
@@ -29,6 +26,7 @@ from filon.errors import NotFound, SettingsInvalid
 from filon.instance import Created, Instance
 from filon.models import Role, Submission, User
 from intake.demo import SAMPLES, seed_submissions
+from tests.command import filon
 from tests.conftest import DeskSetup
 from tests.postgres import free_port
 
@@ -274,17 +272,6 @@ def test_set_email_is_on_the_accounts_audit_chain(staff: Instance) -> None:
 def test_set_email_names_an_unknown_account(staff: Instance) -> None:
     with transaction(staff.sessions) as session, pytest.raises(NotFound, match="nobody"):
         set_email(session, username="nobody", email="a@ngo.example")
-
-
-def filon(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "filon", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**os.environ, **(env or {})},
-        check=False,
-    )
 
 
 def test_the_commands_set_addresses_and_send_the_day(

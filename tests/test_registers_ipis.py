@@ -5,9 +5,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -24,6 +22,7 @@ from casework.registers.ipis import (
 )
 from casework.registers.minerals import normalise
 from filon.instance import Instance
+from tests.command import filon
 
 SAMPLE_GEOJSON = SAMPLE_CSV.with_suffix(".geojson")
 EXPECTED_SKIPS = [
@@ -281,15 +280,7 @@ def test_french_and_english_mineral_names_are_normalised() -> None:
 
 def test_the_command_prints_the_report(instance: Instance, tmp_path: Path) -> None:
     def run(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "filon", "import-sites", "--instance"]
-            + [str(instance.settings.instance_dir), *args],
-            capture_output=True,
-            text=True,
-            timeout=120,
-            env=dict(os.environ),
-            check=False,
-        )
+        return filon("import-sites", "--instance", str(instance.settings.instance_dir), *args)
 
     dry = run(str(SAMPLE_CSV), "--dry-run")
     assert dry.returncode == 0, dry.stderr

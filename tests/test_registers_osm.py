@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -19,6 +17,7 @@ from casework.registers.ipis import SAMPLE_CSV as IPIS_CSV
 from casework.registers.osm import SAMPLE_GEOJSON, centroid, import_file
 from casework.registers.report import ImportRefused, RowError
 from filon.instance import Instance
+from tests.command import filon
 
 EXPECTED_SKIPS = [
     ("feature 8", "a quarry without resource=* (sand, gravel or stone: not a mine site)"),
@@ -160,15 +159,7 @@ def test_import_sites_detects_osm_and_a_dry_run_writes_nothing(
     instance: Instance, tmp_path: Path
 ) -> None:
     def run(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "filon", "import-sites", "--instance"]
-            + [str(instance.settings.instance_dir), *args],
-            capture_output=True,
-            text=True,
-            timeout=120,
-            env=dict(os.environ),
-            check=False,
-        )
+        return filon("import-sites", "--instance", str(instance.settings.instance_dir), *args)
 
     dry = run(str(SAMPLE_GEOJSON), "--dry-run")
     assert dry.returncode == 0, dry.stderr

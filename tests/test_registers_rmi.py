@@ -7,9 +7,7 @@ a space), and the EMRT's "Mine List".
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -25,29 +23,12 @@ from casework.registers.actors import SAMPLE_ACTORS_CSV
 from casework.registers.detect import import_actors_file
 from casework.registers.report import ImportRefused
 from casework.registers.rmi import SAMPLE_SMELTERS_CSV
+from casework.registers.samples.make_rmi_sample import SMELTER_HEADER
 from filon import schema
 from filon.db import make_engine
 from filon.instance import Instance
+from tests.command import filon
 
-SMELTER_HEADER = [
-    "Smelter Identification Number Input Column",
-    "Metal (*)",
-    "Smelter Look-up (*)",
-    "Smelter Name (1)",
-    "Smelter Country (*)",
-    "Smelter Identification",
-    "Source of Smelter Identification Number",
-    "Smelter Street ",
-    "Smelter City",
-    "Smelter Facility Location: State / Province",
-    "Smelter Contact Name",
-    "Smelter Contact Email",
-    "Proposed next steps",
-    'Name of Mine(s) or if recycled or scrap sourced, enter "recycled" or "scrap"',
-    'Location (Country) of Mine(s) or if recycled or scrap sourced, enter "recycled" or "scrap"',
-    "Does 100% of the smelter’s feedstock originate from recycled or scrap sources?",
-    "Comments",
-]
 MINE_HEADER = [
     "Metal",
     "Name of Smelter(s) sourcing from this Mine Facility",
@@ -362,15 +343,7 @@ def test_import_actors_dry_run_writes_nothing_and_bad_files_exit_nonzero(
     instance: Instance, tmp_path: Path
 ) -> None:
     def run(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "filon", "import-actors", "--instance"]
-            + [str(instance.settings.instance_dir), *args],
-            capture_output=True,
-            text=True,
-            timeout=120,
-            env=dict(os.environ),
-            check=False,
-        )
+        return filon("import-actors", "--instance", str(instance.settings.instance_dir), *args)
 
     cmrt = workbook(tmp_path / "cmrt.xlsx", CMRT_ROWS)
     dry = run(str(cmrt), "--dry-run")
