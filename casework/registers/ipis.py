@@ -10,9 +10,7 @@ and rolls it back. Re-importing the same dataset updates rows found by (dataset,
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 import json
 import math
 from collections.abc import Iterable, Iterator
@@ -30,6 +28,7 @@ from casework.models import (
     MineSite,
     MineSiteVisit,
 )
+from casework.registers.actors import csv_rows, decode
 from casework.registers.minerals import fold, normalise
 from casework.registers.report import (
     ImportRefused,
@@ -147,40 +146,15 @@ def read_rows(path: Path) -> Iterator[tuple[str, dict[str, str]]]:
     return _csv_rows(path.name, data)
 
 
-def _decode(name: str, data: bytes) -> str:
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        return data.decode("cp1252", errors="replace")  # spreadsheets saved on Windows
-
-
 def _csv_rows(name: str, data: bytes) -> Iterator[tuple[str, dict[str, str]]]:
-    text = _decode(name, data)
-    first = text.split("\n", 1)[0]
-    delimiter = ";" if first.count(";") > first.count(",") else ","
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    try:
-        header = [h.strip().lower() for h in next(reader)]
-    except StopIteration:
-        raise ImportRefused(f"{name}: the file is empty") from None
+    header, rows = csv_rows(name, data)
     _check_columns(name, header)
-    line = reader.line_num
-    for values in reader:
-        start, line = line + 1, reader.line_num
-        if not any(v.strip() for v in values):
-            continue  # blank line
-        if len(values) != len(header):
-            yield (
-                f"line {start}",
-                {"__error__": f"{len(values)} fields, the header has {len(header)}"},
-            )
-            continue
-        yield f"line {start}", {h: v.strip() for h, v in zip(header, values, strict=True)}
+    yield from rows
 
 
 def _geojson_rows(name: str, data: bytes) -> Iterator[tuple[str, dict[str, str]]]:
     try:
-        document = json.loads(_decode(name, data))
+        document = json.loads(decode(name, data))
     except json.JSONDecodeError as exc:
         raise ImportRefused(f"{name}: not JSON ({exc.msg}, line {exc.lineno})") from None
     features = document.get("features") if isinstance(document, dict) else None
