@@ -25,6 +25,7 @@ import re
 import secrets
 import shutil
 import threading
+import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -93,10 +94,14 @@ class BlobStore:
                     os.close(self._lock_fd)
                 self._workspace = self._lock_fd = None
             if self._workspace is None:
-                path = self.root / _TMP / secrets.token_hex(8)
-                path.mkdir(mode=0o700)
-                fd = os.open(path / _LOCK, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                # Made and locked under a hidden name, then renamed: another process never
+                # sees a workspace whose lock is not yet taken (it would think it dead).
+                token = secrets.token_hex(8)
+                making = self.root / _TMP / f".{token}"
+                making.mkdir(mode=0o700)
+                fd = os.open(making / _LOCK, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                path = making.replace(self.root / _TMP / token)
                 self._lock_fd, self._workspace = fd, path
             return self._workspace
 
@@ -139,7 +144,11 @@ class BlobStore:
             try:
                 fd = os.open(path / _LOCK, os.O_WRONLY)
             except FileNotFoundError:
-                continue  # made a moment ago: its owner is about to lock it
+                # Being made (hidden name, lock not yet taken), or its maker died before
+                # locking it: then it holds nothing, and goes once it is a minute old.
+                if path.name.startswith(".") and _older_than(path, 60):
+                    shutil.rmtree(path, ignore_errors=True)
+                continue
             try:
                 try:
                     fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -361,6 +370,13 @@ class BlobStore:
                 probe.flush()
             finally:
                 path.unlink()
+
+
+def _older_than(path: Path, seconds: float) -> bool:
+    try:
+        return time.time() - path.stat().st_mtime > seconds
+    except FileNotFoundError:
+        return False
 
 
 def _fsync_dir(path: Path) -> None:

@@ -137,3 +137,24 @@ def test_copying_ciphertext_keeps_it_byte_for_byte(store: BlobStore) -> None:
         second, size = store.put_ciphertext(handle)
     assert size == store.size(first)
     assert b"".join(store.reader(second, key)) == SENTINEL
+
+
+def test_a_workspace_being_made_is_never_taken_for_a_dead_one(store: BlobStore) -> None:
+    import fcntl
+    import os
+
+    making = store.root / "tmp" / ".0123456789abcdef"
+    making.mkdir()
+    assert list(store.dead_workspaces()) == []  # no lock file yet: its maker is at work
+    assert making.is_dir()
+    fd = os.open(making / ".lock", os.O_WRONLY | os.O_CREAT, 0o600)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    assert list(store.dead_workspaces()) == []  # locked: alive
+    os.close(fd)  # its maker died before renaming it
+    (dead,) = store.dead_workspaces()
+    store.remove_workspace(dead)
+    stale = store.root / "tmp" / ".fedcba9876543210"
+    stale.mkdir()
+    os.utime(stale, (0, 0))  # made long ago, never locked
+    assert list(store.dead_workspaces()) == []
+    assert not stale.exists()
